@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from models.common import utcnow
+
+
+class Conversation(Document):
+    user_id: PydanticObjectId
+    org_id: PydanticObjectId
+    title: str | None = None
+    # The learner named it: automatic titles must not overwrite that.
+    title_set_by_user: bool = False
+    subject: str | None = None
+    archived: bool = False
+    pinned: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    last_message_at: datetime | None = None
+    message_count: int = 0
+
+    class Settings:
+        name = "conversations"
+        indexes = [
+            # Serves "my conversations, newest first" and its cursor pages.
+            IndexModel(
+                [("user_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
+                name="user_recent",
+            ),
+        ]

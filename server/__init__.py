@@ -1,0 +1,1 @@
+"""StarGuide\x27s FastAPI application, its routes and services."""

@@ -1,0 +1,181 @@
+"""The FastAPI application: one lifespan, one error renderer, the feature routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from beanie import init_beanie
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models import DOCUMENT_MODELS
+from server.auth.passwords import Passwords
+from server.auth.router import router as auth_router
+from server.auth.throttle import LoginThrottle, limits_storage
+from server.auth.tokens import TokenCodec
+from server.config import Settings, get_settings
+from server.conversations.router import router as conversations_router
+from server.embedded_db import EmbeddedMongo
+from server.errors import AppError
+from server.health.router import router as health_router
+from server.middleware import RequestContextMiddleware
+from server.orgs import service as orgs_service
+from server.state import AppState
+from server.users.router import router as users_router
+
+log = logging.getLogger("starguide")
+API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as cleanup:  # closes in reverse order, also on a failed start
+        embedded: EmbeddedMongo | None = None
+        mongodb_url = settings.mongodb_url
+        if not mongodb_url:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            embedded = EmbeddedMongo(
+                storage_path=settings.data_dir / "mongo",
+                state_file=settings.data_dir / "embedded-mongo.json",
+            )
+            cleanup.push_async_callback(embedded.stop)
+            mongodb_url = await embedded.start()
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="starguide"
+        )
+        cleanup.push_async_callback(mongo.close)
+        redis: Redis | None = None
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url)
+            cleanup.push_async_callback(redis.aclose)
+        db = mongo[settings.mongodb_db]
+        await init_beanie(database=db, document_models=DOCUMENT_MODELS)
+        await orgs_service.ensure_default_org(
+            slug=settings.default_org_slug, name=settings.default_org_name
+        )
+        storage = limits_storage(settings.redis_url)
+        app.state.ctx = AppState(
+            settings=settings,
+            mongo=mongo,
+            db=db,
+            redis=redis,
+            embedded=embedded,
+            limits_storage=storage,
+            passwords=Passwords(
+                memory_kib=settings.argon2_memory_kib,
+                time_cost=settings.argon2_time_cost,
+                parallelism=settings.argon2_parallelism,
+            ),
+            tokens=TokenCodec(
+                secret=settings.resolved_jwt_secret(),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                access_ttl_seconds=settings.access_token_ttl_seconds,
+                refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            ),
+            login_throttle=LoginThrottle(
+                storage=storage,
+                max_failures=settings.login_max_failures,
+                lock_seconds=settings.login_lock_seconds,
+            ),
+        )
+        log.info(
+            "starguide ready",
+            extra={
+                "environment": settings.environment,
+                "database": "embedded" if embedded else "external",
+                "redis": bool(redis),
+            },
+        )
+        yield
+
+
+def _error_response(request: Request, error: AppError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _error_response(request, exc)
+
+
+def _field_errors(errors: Any) -> list[dict[str, Any]]:
+    fields = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        fields.append({"field": ".".join(loc), "message": err.get("msg"), "type": err.get("type")})
+    return fields
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        error = AppError("The request body is not valid JSON.", code="invalid_json", status=422)
+    else:
+        error = AppError(
+            "The request is invalid.",
+            code="validation_error",
+            status=422,
+            details={"fields": jsonable_encoder(_field_errors(errors))},
+        )
+    return _error_response(request, error)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "The request failed."
+    if exc.status_code == 404:
+        message = "No such route."
+    error = AppError(message, code=code, status=exc.status_code, headers=dict(exc.headers or {}))
+    return _error_response(request, error)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="StarGuide API",
+        version="0.1.0",
+        description="Backend of the StarGuide AI learning mentor. Contract: docs and README.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health_router)
+    app.include_router(health_router, prefix=API_PREFIX)
+    for router in (auth_router, users_router, conversations_router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,32 @@
+"""Append-only audit trail. Callers pass ids and codes, never secrets or message content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from models import AuditLog
+from server.logs import request_id_var
+
+
+async def record(
+    *,
+    action: str,
+    actor_id: PydanticObjectId | None = None,
+    org_id: PydanticObjectId | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> None:
+    await AuditLog(
+        action=action,
+        actor_id=actor_id,
+        org_id=org_id,
+        target_type=target_type,
+        target_id=target_id,
+        outcome=outcome,
+        details=details or {},
+        request_id=request_id_var.get(),
+    ).insert()

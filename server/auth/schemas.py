@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from server.schemas import DisplayName, RequestModel, ShortText
+from server.users.schemas import UserPublic
+
+# Long passphrases are welcome and never truncated (argon2 hashes every byte).
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+TokenString = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class RegisterRequest(RequestModel):
+    email: EmailStr
+    password: Password
+    display_name: DisplayName
+    exam: ShortText | None = None
+    org_slug: Slug | None = None
+
+
+class LoginRequest(RequestModel):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: TokenString
+
+
+class AuthResponse(BaseModel):
+    user: UserPublic
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int

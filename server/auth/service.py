@@ -1,0 +1,139 @@
+"""Sign-up, login, refresh rotation with reuse detection, logout."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
+
+from models import Profile, RefreshToken, User
+from server.audit import service as audit_service
+from server.auth.schemas import AuthResponse, LoginRequest, RegisterRequest
+from server.auth.tokens import hash_token
+from server.errors import Conflict, Forbidden, Unauthorized
+from server.orgs import service as orgs_service
+from server.state import AppState
+from server.users.schemas import UserPublic
+
+
+async def _issue_pair(*, state: AppState, user: User, family_id: str) -> AuthResponse:
+    assert user.id is not None
+    subject = str(user.id)
+    access = state.tokens.issue(subject=subject, token_type="access", role=user.role)
+    refresh = state.tokens.issue(subject=subject, token_type="refresh")
+    await RefreshToken(
+        token_hash=hash_token(refresh.token),
+        family_id=family_id,
+        user_id=user.id,
+        expires_at=refresh.expires_at,
+    ).insert()
+    return AuthResponse(
+        user=UserPublic.from_doc(user),
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=state.tokens.access_ttl_seconds,
+    )
+
+
+async def register(*, state: AppState, body: RegisterRequest) -> AuthResponse:
+    if body.org_slug:
+        org = await orgs_service.joinable_org(slug=body.org_slug)
+    else:
+        org = await orgs_service.ensure_default_org(
+            slug=state.settings.default_org_slug, name=state.settings.default_org_name
+        )
+    assert org.id is not None
+    user = User(
+        email=body.email.lower(),
+        password_hash=await state.passwords.hash(body.password),
+        org_id=org.id,
+        profile=Profile(display_name=body.display_name, exam=body.exam),
+    )
+    try:
+        await user.insert()
+    except DuplicateKeyError as exc:
+        raise Conflict("An account with this email already exists.", code="email_taken") from exc
+    await audit_service.record(
+        action="user.register",
+        actor_id=user.id,
+        org_id=org.id,
+        target_type="user",
+        target_id=str(user.id),
+    )
+    return await _issue_pair(state=state, user=user, family_id=uuid.uuid4().hex)
+
+
+async def login(*, state: AppState, body: LoginRequest) -> AuthResponse:
+    email = body.email.lower()
+    await state.login_throttle.attempt(email)
+    user = await User.find_one(User.email == email)
+    password_ok = await state.passwords.verify(body.password, user.password_hash if user else None)
+    if user is None or not password_ok:
+        await audit_service.record(
+            action="auth.login",
+            outcome="failure",
+            actor_id=user.id if user else None,
+            org_id=user.org_id if user else None,
+            details={"reason": "invalid_credentials"},
+        )
+        raise Unauthorized("The email or password is incorrect.", code="invalid_credentials")
+    if user.disabled:
+        raise Forbidden("This account is disabled.", code="account_disabled")
+    await state.login_throttle.reset(email)
+    await audit_service.record(action="auth.login", actor_id=user.id, org_id=user.org_id)
+    return await _issue_pair(state=state, user=user, family_id=uuid.uuid4().hex)
+
+
+async def revoke_family(*, family_id: str) -> None:
+    await RefreshToken.find(
+        RefreshToken.family_id == family_id,
+        RefreshToken.revoked_at == None,  # noqa: E711
+    ).update({"$set": {"revoked_at": datetime.now(UTC)}})
+
+
+async def revoke_all_for_user(*, user_id: PydanticObjectId) -> None:
+    await RefreshToken.find(
+        RefreshToken.user_id == user_id,
+        RefreshToken.revoked_at == None,  # noqa: E711
+    ).update({"$set": {"revoked_at": datetime.now(UTC)}})
+
+
+async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
+    claims = state.tokens.decode(refresh_token, expected_type="refresh")
+    token_hash = hash_token(refresh_token)
+    now = datetime.now(UTC)
+    # Spending is one conditional update: of two concurrent refreshes exactly one wins.
+    spent = await RefreshToken.get_pymongo_collection().update_one(
+        {"token_hash": token_hash, "used_at": None, "revoked_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"used_at": now}},
+    )
+    stored = await RefreshToken.find_one(RefreshToken.token_hash == token_hash)
+    if stored is None:
+        raise Unauthorized("The refresh token is invalid.", code="invalid_token")
+    if spent.modified_count != 1:
+        if stored.used_at is not None or stored.revoked_at is not None:
+            # A spent token presented again means it leaked: end every session of that family.
+            await revoke_family(family_id=stored.family_id)
+            await audit_service.record(
+                action="auth.refresh_reuse",
+                outcome="failure",
+                actor_id=stored.user_id,
+                target_type="token_family",
+                target_id=stored.family_id,
+            )
+            raise Unauthorized("The refresh token was already used.", code="refresh_token_reused")
+        raise Unauthorized("The refresh token has expired.", code="token_expired")
+    user = await User.get(PydanticObjectId(claims["sub"]))
+    if user is None or user.disabled or user.id != stored.user_id:
+        await revoke_family(family_id=stored.family_id)
+        raise Unauthorized("The account is not available.", code="invalid_token")
+    return await _issue_pair(state=state, user=user, family_id=stored.family_id)
+
+
+async def logout(*, state: AppState, refresh_token: str) -> None:
+    state.tokens.decode(refresh_token, expected_type="refresh")
+    stored = await RefreshToken.find_one(RefreshToken.token_hash == hash_token(refresh_token))
+    if stored is not None:
+        await revoke_family(family_id=stored.family_id)

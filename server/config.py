@@ -1,0 +1,125 @@
+"""The one settings object: environment variables and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROVIDER_NAMES = ("openai", "anthropic", "gemini", "offline")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path(".data")
+
+    mongodb_url: str | None = None
+    mongodb_db: str = "starguide"
+    redis_url: str | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "starguide"
+    jwt_audience: str = "starguide-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=2_592_000, ge=60)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    ai_providers: Annotated[list[str] | None, NoDecode] = None
+    offline_token_delay_ms: int = Field(default=20, ge=0)
+
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:3000",
+        "http://localhost:5173",
+    ]
+
+    # Security knobs; the argon2 floor is OWASP's minimum (19 MiB, t=2), which is the default.
+    max_body_bytes: int = 1_048_576
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_seconds: int = Field(default=300, ge=1)
+    argon2_memory_kib: int = Field(default=19_456, ge=19_456)
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    default_org_slug: str = "default"
+    default_org_name: str = "StarGuide"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is not allowed")
+        return value
+
+    @field_validator("ai_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip().lower() for p in value.split(",") if p.strip()] or None
+        return value
+
+    @field_validator("ai_providers")
+    @classmethod
+    def _known_providers(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if name not in PROVIDER_NAMES:
+                raise ValueError(f"unknown AI provider {name!r}; use {', '.join(PROVIDER_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _production_checks(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if not self.mongodb_url:
+            raise ValueError(
+                "MONGODB_URL is required when ENVIRONMENT=production: the embedded dev "
+                "database is for development only"
+            )
+        if self.jwt_secret is None:
+            raise ValueError("JWT_SECRET is required when ENVIRONMENT=production")
+        if len(self.jwt_secret.get_secret_value().encode()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 bytes")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or in development one generated once and kept in data_dir."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secret)
+        return secret
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

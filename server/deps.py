@@ -1,0 +1,64 @@
+"""`Annotated` dependency aliases shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from beanie import PydanticObjectId
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from models import User
+from models.user import Role
+from server.errors import Forbidden, Unauthorized
+from server.state import AppState
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.ctx
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def user_from_access_token(state: AppState, token: str) -> User:
+    """Shared by REST and the socket gateway: a valid access token of an enabled user."""
+    claims = state.tokens.decode(token, expected_type="access")
+    try:
+        user_id = PydanticObjectId(claims["sub"])
+    except Exception as exc:
+        raise Unauthorized("The token is invalid.", code="invalid_token") from exc
+    user = await User.get(user_id)
+    if user is None or user.disabled:
+        raise Unauthorized("The account is not available.", code="invalid_token")
+    return user
+
+
+async def get_current_user(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer access token is required.", code="missing_token")
+    return await user_from_access_token(state, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
+    """One reusable role check: `Depends(require_role("admin"))`."""
+
+    async def checker(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden("Your role does not allow this.", code="forbidden")
+        return user
+
+    return checker
+
+
+AdminUser = Annotated[User, Depends(require_role("admin"))]

@@ -1,0 +1,29 @@
+"""Liveness and readiness checks of each dependency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from server.state import AppState
+
+_CHECK_TIMEOUT_S = 2.0
+
+
+async def _timed(check: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check, timeout=_CHECK_TIMEOUT_S)
+    except Exception as exc:
+        # The exception's type names the failure without echoing URLs or credentials.
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+async def readiness(*, state: AppState) -> tuple[bool, dict[str, Any]]:
+    checks: dict[str, Any] = {"mongodb": await _timed(state.mongo.admin.command("ping"))}
+    if state.redis is not None:
+        checks["redis"] = await _timed(state.redis.ping())
+    ready = all(c["ok"] for c in checks.values())
+    return ready, checks

@@ -1,0 +1,121 @@
+"""Pure ASGI middleware: request ids, access logs and the body-size cap.
+
+Written at the ASGI level (not BaseHTTPMiddleware) so streamed responses (SSE) pass through
+unbuffered and the cap applies to chunked bodies without a Content-Length too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import AppError, PayloadTooLarge
+from server.logs import request_id_var
+
+log = logging.getLogger("starguide.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        declared = dict(scope["headers"]).get(b"content-length")
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    # FastAPI re-raises HTTPException from body reading; the app's handler
+                    # renders it in the contract's shape.
+                    raise HTTPException(status_code=413, detail=self._too_large_message)
+            return message
+
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._send_error(
+                    send_with_id,
+                    PayloadTooLarge(
+                        self._too_large_message, details={"max_bytes": self.max_body_bytes}
+                    ),
+                )
+            else:
+                try:
+                    await self.app(scope, capped_receive, send_with_id)
+                except Exception:
+                    # Rendered here, inside the request's context, so the 500 carries its id;
+                    # the client sees a generic message, the log keeps the traceback.
+                    log.exception("unhandled error", extra={"path": scope.get("path")})
+                    if response_started:
+                        raise
+                    await self._send_error(
+                        send_with_id,
+                        AppError(
+                            "Something went wrong on our side.",
+                            code="internal_error",
+                            status=500,
+                            details={"request_id": request_id},
+                        ),
+                    )
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+    @property
+    def _too_large_message(self) -> str:
+        return f"The request body is larger than {self.max_body_bytes} bytes."
+
+    async def _send_error(self, send: Send, error: AppError) -> None:
+        body = json.dumps(error.body()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

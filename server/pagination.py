@@ -1,0 +1,36 @@
+"""Opaque keyset cursors: (sort time, _id) encoded so clients cannot build queries from them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from server.errors import ValidationFailed
+
+
+def encode_cursor(at: datetime, object_id: Any) -> str:
+    raw = json.dumps({"t": at.isoformat(), "i": str(object_id)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        at = datetime.fromisoformat(data["t"])
+        if at.tzinfo is None:
+            raise ValueError("naive time")
+        return at, ObjectId(data["i"])
+    except (ValueError, KeyError, TypeError, InvalidId) as exc:
+        raise ValidationFailed("The cursor is invalid.", code="invalid_cursor") from exc
+
+
+def older_than(field: str, cursor: str) -> dict[str, Any]:
+    """Filter for items strictly after the cursor in (field desc, _id desc) order."""
+    at, object_id = decode_cursor(cursor)
+    return {"$or": [{field: {"$lt": at}}, {field: at, "_id": {"$lt": object_id}}]}

@@ -1,0 +1,30 @@
+"""What the lifespan opens, handed to dependencies as one typed object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from limits.aio.storage import Storage
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
+
+from server.auth.passwords import Passwords
+from server.auth.throttle import LoginThrottle
+from server.auth.tokens import TokenCodec
+from server.config import Settings
+from server.embedded_db import EmbeddedMongo
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    redis: Redis | None
+    embedded: EmbeddedMongo | None
+    limits_storage: Storage
+    passwords: Passwords
+    tokens: TokenCodec
+    login_throttle: LoginThrottle

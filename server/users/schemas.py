@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from models import User
+from server.schemas import DisplayName, Language, RequestModel, ShortText, Timezone
+
+ProviderName = Literal["openai", "anthropic", "gemini", "offline"]
+
+
+class ProfilePublic(BaseModel):
+    display_name: str
+    exam: str | None
+    coaching: str | None
+    grade: str | None
+    timezone: str
+    language: str
+
+
+class WeakTopicPublic(BaseModel):
+    topic_id: str
+    name: str
+    subject: str
+    score: float
+    updated_at: datetime
+
+
+class MemoryPublic(BaseModel):
+    weak_topics: list[WeakTopicPublic]
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    role: str
+    org_id: str
+    profile: ProfilePublic
+    preferred_provider: str | None
+    memory: MemoryPublic
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_doc(cls, user: User) -> UserPublic:
+        return cls(
+            id=str(user.id),
+            email=user.email,
+            role=user.role,
+            org_id=str(user.org_id),
+            profile=ProfilePublic(**user.profile.model_dump()),
+            preferred_provider=user.preferred_provider,
+            memory=MemoryPublic(
+                weak_topics=[WeakTopicPublic(**w.model_dump()) for w in user.memory.weak_topics]
+            ),
+            disabled=user.disabled,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class ProfileUpdate(RequestModel):
+    display_name: DisplayName | None = None
+    exam: ShortText | None = None
+    coaching: ShortText | None = None
+    grade: ShortText | None = None
+    timezone: Timezone | None = None
+    language: Language | None = None
+
+
+class UserUpdate(ProfileUpdate):
+    """PATCH /users/me: profile fields flat (as the contract lists them) or nested in `profile`."""
+
+    preferred_provider: ProviderName | None = None
+    profile: ProfileUpdate | None = None

@@ -1,0 +1,40 @@
+"""The learner's own profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import User
+from models.common import utcnow
+from server.errors import ValidationFailed
+from server.users.schemas import ProfileUpdate, UserUpdate
+
+_REQUIRED_PROFILE_FIELDS = {"display_name", "timezone", "language"}
+
+
+def _profile_changes(update: ProfileUpdate, fields: set[str]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in fields & set(ProfileUpdate.model_fields):
+        value = getattr(update, name)
+        if value is None and name in _REQUIRED_PROFILE_FIELDS:
+            raise ValidationFailed(
+                f"{name} cannot be empty.", details={"fields": [{"field": name}]}
+            )
+        changes[f"profile.{name}"] = value
+    return changes
+
+
+async def update_me(*, user: User, update: UserUpdate) -> User:
+    """Sets only the fields sent, with one `$set`: no read-modify-write of the document."""
+    changes: dict[str, Any] = {}
+    if update.profile is not None:
+        changes |= _profile_changes(update.profile, update.profile.model_fields_set)
+    changes |= _profile_changes(update, update.model_fields_set - {"profile"})
+    if "preferred_provider" in update.model_fields_set:
+        changes["preferred_provider"] = update.preferred_provider
+    if changes:
+        changes["updated_at"] = utcnow()
+        await User.find_one(User.id == user.id).update({"$set": changes})
+    refreshed = await User.get(user.id)
+    assert refreshed is not None
+    return refreshed
