@@ -248,6 +248,7 @@ def _alg_none(claims: dict[str, Any]) -> str:
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 async def test_token_abuse_is_401(api: Api) -> None:
     data = await api.register()
     good = _forge(_claims(data))
