@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models import DOCUMENT_MODELS
+from server.ai import build_router
 from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
 from server.auth.throttle import LoginThrottle, limits_storage
@@ -64,6 +65,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             slug=settings.default_org_slug, name=settings.default_org_name
         )
         storage = limits_storage(settings.redis_url)
+        ai_router = build_router(settings)
+        cleanup.push_async_callback(ai_router.aclose)
         app.state.ctx = AppState(
             settings=settings,
             mongo=mongo,
@@ -88,6 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 max_failures=settings.login_max_failures,
                 lock_seconds=settings.login_lock_seconds,
             ),
+            ai_router=ai_router,
         )
         log.info(
             "starguide ready",
@@ -95,6 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "environment": settings.environment,
                 "database": "embedded" if embedded else "external",
                 "redis": bool(redis),
+                "ai_providers": list(ai_router.providers),
             },
         )
         yield

@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = None
     ai_providers: Annotated[list[str] | None, NoDecode] = None
     offline_token_delay_ms: int = Field(default=20, ge=0)
+    # JSON, e.g. {"openai": [{"name": "gpt-4.1", "tier": "strong", "context_window": 1047576,
+    # "input_usd_per_mtok": 2.0, "output_usd_per_mtok": 8.0}]}: replaces those providers' tables.
+    ai_models: dict[str, list[dict[str, Any]]] | None = None
 
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",

@@ -61,5 +61,6 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("pymongo", "httpx", "httpcore"):
+    # SDK debug logs carry request bodies (learner text): never below WARNING.
+    for noisy in ("pymongo", "httpx", "httpx2", "httpcore", "openai", "anthropic", "google_genai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from ai_router import AIRouter
 from server.auth.passwords import Passwords
 from server.auth.throttle import LoginThrottle
 from server.auth.tokens import TokenCodec
@@ -28,3 +29,4 @@ class AppState:
     passwords: Passwords
     tokens: TokenCodec
     login_throttle: LoginThrottle
+    ai_router: AIRouter

@@ -26,4 +26,8 @@ async def readiness(*, state: AppState) -> tuple[bool, dict[str, Any]]:
     if state.redis is not None:
         checks["redis"] = await _timed(state.redis.ping())
     ready = all(c["ok"] for c in checks.values())
+    # AI providers are reported, not required: the router falls back, and `offline` never fails.
+    checks["ai_providers"] = {
+        name: dict(snapshot) for name, snapshot in state.ai_router.health().items()
+    }
     return ready, checks

@@ -19,6 +19,8 @@ async def test_healthz_and_readyz(api: Api) -> None:
         assert ready.status_code == 200
         assert ready.json()["checks"]["mongodb"]["ok"] is True
         assert "redis" not in ready.json()["checks"]
+        providers = ready.json()["checks"]["ai_providers"]
+        assert list(providers) == ["offline"] and providers["offline"]["state"] == "closed"
 
 
 async def test_readyz_is_503_naming_what_is_down(tmp_path: Path, mongo_url: str) -> None:

@@ -1,0 +1,44 @@
+"""Events of a routed stream; each is tagged with the provider and model that produced it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ai_router.results import ChatResult, FinishReason
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """The next piece of the answer; deltas concatenate into one gapless text."""
+
+    text: str
+    provider: str
+    model: str
+    type: Literal["text_delta"] = field(default="text_delta", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """Token counts for the whole request (all attempts), sent once just before `Finish`."""
+
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+    provider: str
+    model: str
+    type: Literal["usage"] = field(default="usage", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Last event of a successful stream; carries the complete `ChatResult`."""
+
+    reason: FinishReason
+    provider: str
+    model: str
+    result: ChatResult
+    type: Literal["finish"] = field(default="finish", init=False)
+
+
+StreamEvent = TextDelta | UsageEvent | Finish

@@ -1,0 +1,205 @@
+"""Planning: which (provider, model) candidates to try, in order, and why. Pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ai_router.config import OFFLINE, ModelSpec, RouterConfig, Tier
+from ai_router.errors import BudgetExceeded
+from ai_router.health import ProviderHealth
+from ai_router.pricing import CHARS_PER_TOKEN, worst_case_cost_usd
+from ai_router.request import ChatRequest
+from ai_router.tasks import TaskType, classify
+from ai_router.topics import SUBJECT_LABELS, Subject
+
+# Per-message framing overhead in tokens (role markers etc.).
+_TURN_OVERHEAD_TOKENS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One (provider, model) to try; `spec` carries its window and prices."""
+
+    provider: str
+    model: str
+    spec: ModelSpec
+    max_cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Ordered candidates plus the readable reason that is logged and returned."""
+
+    candidates: tuple[Candidate, ...]
+    task: TaskType
+    subject: Subject | None
+    reason: str
+    input_tokens_estimate: int
+
+
+def estimate_input_tokens(request: ChatRequest) -> int:
+    chars = len(request.system_prompt) + len(request.message)
+    for turn in request.history:
+        chars += len(turn.content)
+    turns = len(request.history) + 2
+    return -(-chars // CHARS_PER_TOKEN) + turns * _TURN_OVERHEAD_TOKENS
+
+
+def describe_task(task: TaskType, subject: Subject | None) -> str:
+    label = SUBJECT_LABELS[subject] + " " if subject else ""
+    if task is TaskType.STEP_BY_STEP:
+        return f"step-by-step {label}problem"
+    if task is TaskType.LONG_FORM:
+        return f"long-form {label}answer"
+    if task is TaskType.REVISION_SUMMARY:
+        return f"{label}revision summary"
+    if task is TaskType.CODE:
+        return "code question"
+    return f"quick {label}doubt"
+
+
+def _tier_order(specs: tuple[ModelSpec, ...], tier: Tier) -> tuple[ModelSpec, ...]:
+    return tuple(sorted(specs, key=lambda s: (s.tier != tier, -s.context_window)))
+
+
+class Planner:
+    """Builds plans from config tables prepared once, so each plan costs microseconds."""
+
+    def __init__(
+        self,
+        *,
+        config: RouterConfig,
+        enabled: tuple[str, ...],
+        health: Mapping[str, ProviderHealth],
+    ) -> None:
+        self._cfg = config
+        self._enabled = enabled
+        self._enabled_set = frozenset(enabled)
+        self._health = health
+        self._slow_s = config.breaker.slow_ttft_s
+        self._by_tier: dict[tuple[str, Tier], tuple[ModelSpec, ...]] = {}
+        for provider, specs in config.models.items():
+            for tier in ("strong", "fast"):
+                # Wanted tier first, then the others by window (largest first) as alternates.
+                self._by_tier[(provider, tier)] = _tier_order(specs, tier)
+        self._routes = config.task_routes
+
+    def plan(self, request: ChatRequest) -> Plan:
+        """Ordered candidates for `request`; raises BudgetExceeded when no budget is left."""
+        budget = request.remaining_budget_usd
+        if budget is not None and budget <= 0:
+            raise BudgetExceeded("the daily AI budget is used up")
+        if request.task_hint is not None:
+            task, subject = request.task_hint, classify(request.message).subject
+        else:
+            c = classify(request.message)
+            task, subject = c.task, c.subject
+        notes: list[str] = []
+        allowed = self._enabled_set
+        if request.allowed_providers is not None:
+            allowed = allowed.intersection(request.allowed_providers)
+            notes.append(f"organization allows {', '.join(sorted(allowed)) or 'nothing'}")
+        route = self._routes.get(task, ())
+        tiers: dict[str, Tier] = {}
+        for provider, tier in route:
+            tiers.setdefault(provider, tier)
+        default_tier: Tier = route[0][1] if route else "strong"
+        order: list[str] = [p for p, _ in route]
+        order.extend(p for p in self._enabled if p not in tiers and p != OFFLINE)
+
+        explicit, preferred = request.provider, request.preferred_provider
+        if explicit and explicit not in allowed:
+            notes.append(f"requested provider {explicit} not available")
+        if preferred and preferred not in allowed and preferred != explicit:
+            notes.append(f"preferred provider {preferred} not available")
+
+        ranked: list[tuple[int, int, int, str]] = []
+        for index, provider in enumerate(order):
+            if provider not in allowed or provider == OFFLINE:
+                continue
+            health = self._health.get(provider)
+            demotion = 0
+            if health is not None:
+                state = health.state
+                if state == "open":
+                    notes.append(f"{provider} skipped: circuit open")
+                    continue
+                if state == "half_open":
+                    demotion = 2
+                elif health.latency_ewma_s is not None and health.latency_ewma_s > self._slow_s:
+                    demotion = 1
+                    notes.append(f"{provider} demoted: slow ({health.latency_ewma_s:.1f}s TTFT)")
+            pin = 0 if provider == explicit else 1 if provider == preferred else 2
+            ranked.append((pin, demotion, index, provider))
+        ranked.sort()
+
+        input_tokens = estimate_input_tokens(request)
+        needed = input_tokens + request.max_tokens
+        candidates: list[Candidate] = []
+        for _, _, _, provider in ranked:
+            spec = self._pick_model(
+                provider,
+                tiers.get(provider, default_tier),
+                needed,
+                notes,
+                input_tokens,
+                request.max_tokens,
+                budget,
+            )
+            if spec is not None:
+                cost = worst_case_cost_usd(
+                    spec, input_tokens=input_tokens, max_tokens=request.max_tokens
+                )
+                candidates.append(Candidate(provider, spec.name, spec, cost))
+        if OFFLINE in allowed:
+            offline = self._cfg.models.get(OFFLINE)
+            if offline:
+                cand = Candidate(OFFLINE, offline[0].name, offline[0], 0.0)
+                if explicit == OFFLINE:
+                    candidates.insert(0, cand)
+                else:
+                    candidates.append(cand)
+        if budget is not None and not candidates and ranked:
+            raise BudgetExceeded("the remaining AI budget cannot cover this request")
+
+        pinned = ""
+        if explicit and explicit in allowed:
+            pinned = f" (requested {explicit})"
+        elif preferred and preferred in allowed:
+            pinned = f" (preferred {preferred})"
+        chain = ", then ".join(f"{c.provider}/{c.model}" for c in candidates) or "no candidate"
+        reason = f"{describe_task(task, subject)}{pinned}: {chain}"
+        if notes:
+            reason += "; " + "; ".join(notes)
+        return Plan(tuple(candidates), task, subject, reason, input_tokens)
+
+    def _pick_model(
+        self,
+        provider: str,
+        tier: Tier,
+        needed: int,
+        notes: list[str],
+        input_tokens: int,
+        max_tokens: int,
+        budget: float | None,
+    ) -> ModelSpec | None:
+        specs = self._by_tier.get((provider, tier), ())
+        fits = [s for s in specs if s.context_window >= needed]
+        if not fits:
+            if specs:
+                notes.append(
+                    f"{provider} excluded: {needed} tokens exceed its "
+                    f"{max(s.context_window for s in specs)}-token window"
+                )
+            return None
+        if budget is None:
+            return fits[0]
+        for spec in fits:
+            cost = worst_case_cost_usd(spec, input_tokens=input_tokens, max_tokens=max_tokens)
+            if cost <= budget:
+                if spec is not fits[0]:
+                    notes.append(f"{provider}: {spec.name} instead of {fits[0].name} for budget")
+                return spec
+        notes.append(f"{provider} excluded: over the remaining budget (${budget:.4f})")
+        return None
