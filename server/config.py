@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROVIDER_NAMES = ("openai", "anthropic", "gemini", "offline")
+from ai_router.config import KNOWN_PROVIDERS
 
 
 class Settings(BaseSettings):
@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_providers(cls, value: list[str] | None) -> list[str] | None:
         for name in value or []:
-            if name not in PROVIDER_NAMES:
-                raise ValueError(f"unknown AI provider {name!r}; use {', '.join(PROVIDER_NAMES)}")
+            if name not in KNOWN_PROVIDERS:
+                raise ValueError(f"unknown AI provider {name!r}; use {', '.join(KNOWN_PROVIDERS)}")
         return value
 
     @model_validator(mode="after")
