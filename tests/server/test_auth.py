@@ -306,3 +306,17 @@ async def test_parallel_guesses_cannot_slip_past_the_limit(api: Api) -> None:
     )
     statuses = sorted(r.status_code for r in results)
     assert statuses.count(401) == 3 and statuses.count(429) == 7
+
+
+async def test_refresh_and_logout_reject_bad_bodies(api: Api) -> None:
+    data = await api.register()
+    for path in (REFRESH, LOGOUT):
+        for body in ({"refresh_token": {"$ne": None}}, {"refresh_token": ""}, {}, {"x": 1}):
+            response = await api.client.post(path, json=body)
+            assert response.status_code == 422, (path, body)
+        for token in ("garbage", data["access_token"]):
+            response = await api.client.post(path, json={"refresh_token": token})
+            assert response.status_code == 401, (path, token[:8])
+    # None of that spent or revoked the real refresh token.
+    ok = await api.client.post(REFRESH, json={"refresh_token": data["refresh_token"]})
+    assert ok.status_code == 200
