@@ -2,12 +2,14 @@
 
 from beanie import Document
 
+from models.ai_usage import AiUsageDay
 from models.audit_log import AuditLog
 from models.conversation import Conversation
-from models.message import Message, MessageError, TopicRef, Usage
+from models.learner_topic import LearnerTopic, SignalCounts
+from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
 from models.organization import Organization
 from models.refresh_token import RefreshToken
-from models.user import LearnerMemory, Profile, User, WeakTopic
+from models.user import Profile, User
 
 DOCUMENT_MODELS: list[type[Document]] = [
     Organization,
@@ -16,20 +18,25 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Conversation,
     Message,
     AuditLog,
+    LearnerTopic,
+    AiUsageDay,
 ]
 
 __all__ = [
     "DOCUMENT_MODELS",
+    "AiUsageDay",
+    "AttemptRecord",
     "AuditLog",
     "Conversation",
-    "LearnerMemory",
+    "GenerationMeta",
+    "LearnerTopic",
     "Message",
     "MessageError",
     "Organization",
     "Profile",
     "RefreshToken",
+    "SignalCounts",
     "TopicRef",
     "Usage",
     "User",
-    "WeakTopic",
 ]

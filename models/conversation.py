@@ -22,6 +22,9 @@ class Conversation(Document):
     updated_at: datetime = Field(default_factory=utcnow)
     last_message_at: datetime | None = None
     message_count: int = 0
+    # Running digest of the conversation: {subject: {topic slug: learner messages}}, kept with
+    # `$inc`; the context builder summarises older turns from it.
+    topics_seen: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     class Settings:
         name = "conversations"

@@ -31,6 +31,24 @@ class MessageError(BaseModel):
     message: str
 
 
+class AttemptRecord(BaseModel):
+    provider: str
+    model: str
+    outcome: str
+    error_code: str | None = None
+    duration_ms: int = 0
+
+
+class GenerationMeta(BaseModel):
+    """How an assistant reply was produced: the router's reason, timings and every attempt."""
+
+    plan_reason: str | None = None
+    finish_reason: str | None = None
+    ttft_ms: int | None = None
+    total_ms: int | None = None
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+
+
 class Message(Document):
     conversation_id: PydanticObjectId
     author_id: PydanticObjectId | None = None
@@ -44,7 +62,11 @@ class Message(Document):
     usage: Usage | None = None
     topics: list[TopicRef] = Field(default_factory=list)
     error: MessageError | None = None
+    meta: GenerationMeta | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # For a reply still streaming: when its generator last wrote (stale ones are swept).
+    updated_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
 
     class Settings:
         name = "messages"
@@ -60,5 +82,25 @@ class Message(Document):
                 unique=True,
                 partialFilterExpression={"client_message_id": {"$type": "string"}},
                 name="conversation_client_message_unique",
+            ),
+            # Serves "the replies to this learner message" (re-sends, regenerate, history).
+            IndexModel(
+                [("parent_id", ASCENDING), ("created_at", DESCENDING)],
+                partialFilterExpression={"parent_id": {"$type": "objectId"}},
+                name="parent_replies",
+            ),
+            # At most one reply per learner message is generated at a time: two regenerates
+            # racing cannot both start (the second insert is a duplicate key).
+            IndexModel(
+                [("parent_id", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"status": "streaming"},
+                name="one_streaming_reply",
+            ),
+            # Serves the sweep of replies left streaming by a process that died.
+            IndexModel(
+                [("updated_at", ASCENDING)],
+                partialFilterExpression={"status": "streaming"},
+                name="streaming_stale",
             ),
         ]

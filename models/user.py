@@ -21,18 +21,6 @@ class Profile(BaseModel):
     language: str = "en"
 
 
-class WeakTopic(BaseModel):
-    topic_id: str
-    name: str
-    subject: str
-    score: float
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
-class LearnerMemory(BaseModel):
-    weak_topics: list[WeakTopic] = Field(default_factory=list)
-
-
 class User(Document):
     # Stored lower-cased; the unique index then makes sign-up race-free and case-insensitive.
     email: Annotated[str, Indexed(unique=True)]
@@ -40,7 +28,6 @@ class User(Document):
     role: Role = "learner"
     org_id: PydanticObjectId
     profile: Profile
-    memory: LearnerMemory = Field(default_factory=LearnerMemory)
     preferred_provider: str | None = None
     disabled: bool = False
     legacy_id: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,11 +25,15 @@ from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
 from server.auth.throttle import LoginThrottle, limits_storage
 from server.auth.tokens import TokenCodec
+from server.chat.limits import SendLimiter
+from server.chat.router import router as chat_router
+from server.chat.service import ChatService
 from server.config import Settings, get_settings
 from server.conversations.router import router as conversations_router
 from server.embedded_db import EmbeddedMongo
 from server.errors import AppError
 from server.health.router import router as health_router
+from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
 from server.orgs import service as orgs_service
 from server.state import AppState
@@ -67,6 +73,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = limits_storage(settings.redis_url)
         ai_router = build_router(settings)
         cleanup.push_async_callback(ai_router.aclose)
+        chat = ChatService(
+            settings=settings,
+            router=ai_router,
+            limiter=SendLimiter(storage=storage, rate=settings.chat_rate_limit),
+            taxonomy=load_taxonomy(),
+        )
+        # Closed before the router and the database: running replies record their interruption.
+        cleanup.push_async_callback(chat.aclose)
+        sweeper = asyncio.create_task(_sweep_forever(chat, settings.chat_stale_stream_seconds))
+        cleanup.push_async_callback(_cancel, sweeper)
         app.state.ctx = AppState(
             settings=settings,
             mongo=mongo,
@@ -92,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 lock_seconds=settings.login_lock_seconds,
             ),
             ai_router=ai_router,
+            chat=chat,
         )
         log.info(
             "starguide ready",
@@ -103,6 +120,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             },
         )
         yield
+
+
+async def _sweep_forever(chat: ChatService, stale_seconds: int) -> None:
+    """Replies orphaned by a crashed instance are marked failed, at start and then regularly."""
+    while True:
+        try:
+            await chat.sweep_stale()
+        except Exception:
+            log.exception("sweeping interrupted replies failed")
+        await asyncio.sleep(max(5.0, stale_seconds / 2))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _error_response(request: Request, error: AppError) -> JSONResponse:
@@ -181,6 +214,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX)
-    for router in (auth_router, users_router, conversations_router):
+    for router in (auth_router, users_router, conversations_router, chat_router):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -57,6 +58,19 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=2)
     argon2_parallelism: int = Field(default=1, ge=1)
 
+    # Chat. Rate limits use the `limits` notation; several are separated by ";".
+    chat_rate_limit: str = "20/minute;500/day"
+    # Per learner and local day; an organization's daily_ai_budget_usd overrides it. Unset: none.
+    ai_daily_budget_usd: float | None = Field(default=0.5, ge=0)
+    chat_max_output_tokens: int = Field(default=1024, ge=16, le=32_000)
+    chat_history_messages: int = Field(default=40, ge=2, le=200)
+    chat_history_token_budget: int = Field(default=3000, ge=100)
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # How often a streaming reply's partial text is saved (and a remote abort noticed).
+    chat_flush_seconds: float = Field(default=1.0, gt=0)
+    # A reply still "streaming" this long after its last write lost its process: marked failed.
+    chat_stale_stream_seconds: int = Field(default=120, ge=10)
+
     default_org_slug: str = "default"
     default_org_name: str = "StarGuide"
 
@@ -72,6 +86,15 @@ class Settings(BaseSettings):
     def _no_wildcard(cls, value: list[str]) -> list[str]:
         if "*" in value:
             raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is not allowed")
+        return value
+
+    @field_validator("chat_rate_limit")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '20/minute;500/day': {exc}") from exc
         return value
 
     @field_validator("ai_providers", mode="before")

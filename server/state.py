@@ -14,6 +14,7 @@ from ai_router import AIRouter
 from server.auth.passwords import Passwords
 from server.auth.throttle import LoginThrottle
 from server.auth.tokens import TokenCodec
+from server.chat.service import ChatService
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
 
@@ -30,3 +31,4 @@ class AppState:
     tokens: TokenCodec
     login_throttle: LoginThrottle
     ai_router: AIRouter
+    chat: ChatService

@@ -21,6 +21,7 @@ from redis import Redis as SyncRedis
 
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
+from tests.ai_router.fakes import FakeVendors
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -73,6 +74,28 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeVendors]:
+    """Fake OpenAI, Anthropic and Gemini HTTP servers, shared by the whole session."""
+    with FakeVendors() as server:
+        yield server
+
+
+@pytest.fixture
+def fakes(fake_server: FakeVendors) -> FakeVendors:
+    fake_server.reset()
+    return fake_server
+
+
+def vendor_settings(fakes: FakeVendors) -> dict[str, Any]:
+    """Settings values that point every AI provider at the fake vendors."""
+    values: dict[str, Any] = {}
+    for vendor in ("openai", "anthropic", "gemini"):
+        values[f"{vendor}_api_key"] = f"test-key-{vendor}-SECRET"
+        values[f"{vendor}_base_url"] = getattr(fakes, f"{vendor}_url")
+    return values
 
 
 def make_settings(mongo_url: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -140,3 +163,39 @@ async def api(app: Any) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client)
+
+
+class LiveServer:
+    """The app served by a real uvicorn in this event loop: real HTTP, real disconnects."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        import uvicorn
+
+        self.app = app
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self._task: Any = None
+
+    async def start(self) -> LiveServer:
+        import asyncio
+
+        self._task = asyncio.create_task(self.server.serve())
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if self._task.done() or time.monotonic() > deadline:
+                self._task.result()
+                pytest.fail("uvicorn did not start")
+            await asyncio.sleep(0.02)
+        return self
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30, **kwargs)

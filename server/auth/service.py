@@ -13,6 +13,7 @@ from server.audit import service as audit_service
 from server.auth.schemas import AuthResponse, LoginRequest, RegisterRequest
 from server.auth.tokens import hash_token
 from server.errors import Conflict, Forbidden, Unauthorized
+from server.memory import service as memory
 from server.orgs import service as orgs_service
 from server.state import AppState
 from server.users.schemas import UserPublic
@@ -30,7 +31,7 @@ async def _issue_pair(*, state: AppState, user: User, family_id: str) -> AuthRes
         expires_at=refresh.expires_at,
     ).insert()
     return AuthResponse(
-        user=UserPublic.from_doc(user),
+        user=UserPublic.from_doc(user, await memory.weak_topics(user.id)),
         access_token=access.token,
         refresh_token=refresh.token,
         expires_in=state.tokens.access_ttl_seconds,

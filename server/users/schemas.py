@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
 
 from models import User
+from server.memory.service import WeakTopicView
 from server.schemas import DisplayName, Language, RequestModel, ShortText, Timezone
 
 ProviderName = Literal["openai", "anthropic", "gemini", "offline"]
@@ -26,6 +28,7 @@ class WeakTopicPublic(BaseModel):
     subject: str
     score: float
     updated_at: datetime
+    reason: str | None = None
 
 
 class MemoryPublic(BaseModel):
@@ -45,7 +48,7 @@ class UserPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_doc(cls, user: User) -> UserPublic:
+    def from_doc(cls, user: User, weak_topics: Sequence[WeakTopicView] = ()) -> UserPublic:
         return cls(
             id=str(user.id),
             email=user.email,
@@ -54,7 +57,7 @@ class UserPublic(BaseModel):
             profile=ProfilePublic(**user.profile.model_dump()),
             preferred_provider=user.preferred_provider,
             memory=MemoryPublic(
-                weak_topics=[WeakTopicPublic(**w.model_dump()) for w in user.memory.weak_topics]
+                weak_topics=[WeakTopicPublic(**w.model_dump()) for w in weak_topics]
             ),
             disabled=user.disabled,
             created_at=user.created_at,

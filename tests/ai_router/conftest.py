@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -18,18 +18,6 @@ KEYS = {
 }
 
 RouterFactory = Callable[..., AIRouter]
-
-
-@pytest.fixture(scope="session")
-def fake_server() -> Iterator[FakeVendors]:
-    with FakeVendors() as server:
-        yield server
-
-
-@pytest.fixture
-def fakes(fake_server: FakeVendors) -> FakeVendors:
-    fake_server.reset()
-    return fake_server
 
 
 def router_config(fakes: FakeVendors, providers: list[str], **overrides: Any) -> RouterConfig:

@@ -1,0 +1,1 @@
+"""Mentor chat: one service that stores, generates and streams replies for REST and sockets."""

@@ -1,0 +1,120 @@
+"""A reply being generated: a task that outlives whoever watches it, with its events buffered.
+
+The buffer is the replay log: a watcher that arrives late (a re-sent message, a reconnected
+client) first gets every event so far, then the live ones, so `seq` never has gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
+
+log = logging.getLogger("starguide.chat")
+
+StopReason = Literal["aborted", "shutdown"]
+Listener = Callable[["Generation", "ChatEvent"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """One `assistant:*` event, as SSE and Socket.IO send it."""
+
+    name: str
+    data: dict[str, Any]
+
+
+class Generation:
+    def __init__(self, *, message_id: str, conversation_id: str, user_id: str) -> None:
+        self.message_id = message_id
+        self.conversation_id = conversation_id
+        self.user_id = user_id
+        self.events: list[ChatEvent] = []
+        self.finished = False
+        self.stop_reason: StopReason | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._signal = asyncio.Event()
+        self._listeners: tuple[Listener, ...] = ()
+
+    def publish(self, event: ChatEvent) -> None:
+        self.events.append(event)
+        for listener in self._listeners:
+            try:
+                listener(self, event)
+            except Exception:  # a broken listener must not break the reply
+                log.exception("chat event listener failed")
+        self._wake()
+
+    def finish(self) -> None:
+        self.finished = True
+        self._wake()
+
+    def _wake(self) -> None:
+        signal, self._signal = self._signal, asyncio.Event()
+        signal.set()
+
+    async def watch(self, after_seq: int = 0) -> AsyncIterator[ChatEvent]:
+        """Every event so far (token events after `after_seq`), then live ones until the end."""
+        index = 0
+        while True:
+            while index < len(self.events):
+                event = self.events[index]
+                index += 1
+                if event.name == "assistant:token" and event.data["seq"] <= after_seq:
+                    continue
+                yield event
+            if self.finished:
+                return
+            await self._signal.wait()
+
+    async def wait(self) -> None:
+        while not self.finished:
+            await self._signal.wait()
+
+    def stop(self, reason: StopReason) -> bool:
+        """Cancel the generation; its task records why. False when it had already ended."""
+        if self.task is None or self.task.done() or self.finished:
+            return False
+        self.stop_reason = reason
+        self.task.cancel()
+        return True
+
+
+class GenerationRegistry:
+    """The generations running in this process, by assistant message id."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, Generation] = {}
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Called for every event of every generation (the socket gateway fans them out)."""
+        self._listeners.append(listener)
+
+    def get(self, message_id: str) -> Generation | None:
+        return self._running.get(message_id)
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def start(self, generation: Generation, work: Coroutine[Any, Any, None]) -> None:
+        generation._listeners = tuple(self._listeners)
+        self._running[generation.message_id] = generation
+        task = asyncio.create_task(work, name=f"generation:{generation.message_id}")
+        generation.task = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._running.pop(generation.message_id, None)
+            generation.finish()
+
+        task.add_done_callback(done)
+
+    async def shutdown(self, grace_s: float = 10.0) -> None:
+        """Stop every generation; each records itself as interrupted before it ends."""
+        tasks = [g.task for g in self._running.values() if g.task is not None]
+        for generation in list(self._running.values()):
+            generation.stop("shutdown")
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)

@@ -1,0 +1,126 @@
+"""Per-learner chat limits: a send rate (`limits`) and a daily AI budget (MongoDB ledger)."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from beanie import PydanticObjectId
+from limits import parse_many
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from ai_router import ChatResult
+from ai_router.results import Attempt
+from models import AiUsageDay, Organization, User
+from server.errors import RateLimited
+from server.mongo import upsert
+
+ORG_CACHE_SECONDS = 30.0
+
+
+class SendLimiter:
+    """Moving-window send limits per learner; with Redis storage every instance shares them."""
+
+    def __init__(self, *, storage: Storage, rate: str) -> None:
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._items = parse_many(rate)
+
+    async def hit(self, user_id: str) -> None:
+        for item in self._items:
+            if not await self._limiter.hit(item, "chat-send", user_id):
+                stats = await self._limiter.get_window_stats(item, "chat-send", user_id)
+                raise RateLimited(
+                    f"Too many messages: the limit is {item}. Try again shortly.",
+                    retry_after=math.ceil(stats.reset_time - time.time()),
+                )
+
+    async def clear(self, user_id: str) -> None:
+        for item in self._items:
+            await self._limiter.clear(item, "chat-send", user_id)
+
+
+def local_day(user: User, at: datetime) -> date:
+    try:
+        zone = ZoneInfo(user.profile.timezone)
+    except Exception:  # a zone removed from tzdata since it was stored
+        zone = ZoneInfo("UTC")
+    return at.astimezone(zone).date()
+
+
+def seconds_to_local_midnight(user: User, at: datetime) -> int:
+    try:
+        zone = ZoneInfo(user.profile.timezone)
+    except Exception:
+        zone = ZoneInfo("UTC")
+    local = at.astimezone(zone)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+    return max(1, math.ceil((midnight - local).total_seconds()))
+
+
+class OrgCache:
+    """Organizations change rarely; a few seconds of staleness saves a read per message."""
+
+    def __init__(self) -> None:
+        self._items: dict[PydanticObjectId, tuple[float, Organization | None]] = {}
+
+    async def get(self, org_id: PydanticObjectId) -> Organization | None:
+        now = time.monotonic()
+        cached = self._items.get(org_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        org = await Organization.get(org_id)
+        self._items[org_id] = (now + ORG_CACHE_SECONDS, org)
+        return org
+
+
+class DailyBudget:
+    """The learner's AI spend per local day; the organization's budget overrides the default."""
+
+    def __init__(self, *, default_usd: float | None) -> None:
+        self._default = default_usd
+
+    def limit(self, org: Organization | None) -> float | None:
+        if org is not None and org.daily_ai_budget_usd is not None:
+            return org.daily_ai_budget_usd
+        return self._default
+
+    async def remaining(self, user: User, org: Organization | None, at: datetime) -> float | None:
+        limit = self.limit(org)
+        if limit is None:
+            return None
+        day = await AiUsageDay.find_one(
+            {"user_id": user.id, "day": local_day(user, at).isoformat()}
+        )
+        return limit - (day.cost_usd if day else 0.0)
+
+    async def record(self, user: User, attempts: tuple[Attempt, ...], at: datetime) -> None:
+        """Adds every attempt's tokens and cost, failed ones included: they were billed too."""
+        if not attempts:
+            return
+        inc: dict[str, Any] = {"requests": 1}
+        for a in attempts:
+            if a.outcome == "skipped":
+                continue
+            cost = a.cost_usd
+            for key, value in (
+                ("input_tokens", a.usage.input_tokens),
+                ("output_tokens", a.usage.output_tokens),
+                ("cost_usd", cost),
+            ):
+                inc[key] = inc.get(key, 0) + value
+                name = f"providers.{a.provider}.{key}"
+                inc[name] = inc.get(name, 0) + value
+            name = f"providers.{a.provider}.requests"
+            inc[name] = inc.get(name, 0) + 1
+        await upsert(
+            AiUsageDay.get_pymongo_collection(),
+            {"user_id": user.id, "day": local_day(user, at).isoformat()},
+            {"$inc": inc, "$set": {"updated_at": at}, "$setOnInsert": {"org_id": user.org_id}},
+        )
+
+    async def record_result(self, user: User, result: ChatResult, at: datetime) -> None:
+        await self.record(user, result.attempts, at)

@@ -1,0 +1,655 @@
+"""The one chat service behind REST and Socket.IO: store first, then generate, then learn.
+
+Order of a send: limits (nothing stored when refused), then the learner's message and an empty
+assistant reply in one ordered insert (the unique index on client_message_id makes re-sends and
+races store one copy), then a generation task that does not depend on any connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from beanie import PydanticObjectId, SortDirection
+from bson.errors import InvalidId
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from ai_router import (
+    AIRouter,
+    AIUnavailable,
+    ChatRequest,
+    ChatResult,
+    Finish,
+    RouterError,
+    TextDelta,
+)
+from ai_router.results import Attempt
+from models import (
+    AttemptRecord,
+    Conversation,
+    GenerationMeta,
+    Message,
+    MessageError,
+    Organization,
+    TopicRef,
+    Usage,
+    User,
+)
+from models.common import utcnow
+from server.chat.context import build_context, make_title, recent_messages
+from server.chat.generation import ChatEvent, Generation, GenerationRegistry
+from server.chat.limits import DailyBudget, OrgCache, SendLimiter, seconds_to_local_midnight
+from server.chat.schemas import SendMessage
+from server.config import Settings
+from server.conversations import service as conversations
+from server.conversations.schemas import MessagePublic
+from server.errors import AppError, Conflict, NotFound, RateLimited
+from server.memory import service as memory
+from server.memory.taxonomy import Taxonomy
+
+log = logging.getLogger("starguide.chat")
+
+_POLL_SECONDS = 0.25
+_REPLY_APPEAR_SECONDS = 2.0
+
+
+@dataclass
+class Exchange:
+    """A learner message and its reply; `generation` is set while this process generates it."""
+
+    user_message: Message
+    assistant_message: Message
+    generation: Generation | None = None
+
+
+class _StoppedElsewhere(Exception):
+    """The stored reply left `streaming` under us: aborted through another instance."""
+
+
+def _message_not_found() -> NotFound:
+    return NotFound("Message not found.", code="message_not_found")
+
+
+def _usage(result_usage: Any, cost: float) -> Usage:
+    return Usage(
+        input_tokens=result_usage.input_tokens,
+        output_tokens=result_usage.output_tokens,
+        cost_usd=round(cost, 8),
+        estimated=result_usage.estimated,
+    )
+
+
+def _attempt_records(attempts: tuple[Attempt, ...]) -> list[AttemptRecord]:
+    return [
+        AttemptRecord(
+            provider=a.provider,
+            model=a.model,
+            outcome=a.outcome,
+            error_code=a.error_code,
+            duration_ms=round(a.duration_s * 1000),
+        )
+        for a in attempts
+    ]
+
+
+def usage_payload(message: Message) -> dict[str, Any]:
+    usage = message.usage or Usage()
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": usage.cost_usd,
+    }
+
+
+def end_event(message: Message) -> ChatEvent:
+    return ChatEvent(
+        "assistant:end",
+        {
+            "message_id": str(message.id),
+            "conversation_id": str(message.conversation_id),
+            "content": message.content,
+            "usage": usage_payload(message),
+            "provider": message.provider,
+            "model": message.model,
+            "status": message.status,
+        },
+    )
+
+
+def error_event(message: Message) -> ChatEvent:
+    error = message.error or MessageError(code="ai_unavailable", message="The reply failed.")
+    return ChatEvent(
+        "assistant:error",
+        {
+            "message_id": str(message.id),
+            "conversation_id": str(message.conversation_id),
+            "code": error.code,
+            "message": error.message,
+        },
+    )
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        router: AIRouter,
+        limiter: SendLimiter,
+        taxonomy: Taxonomy,
+    ) -> None:
+        self._settings = settings
+        self._router = router
+        self._limiter = limiter
+        self._budget = DailyBudget(default_usd=settings.ai_daily_budget_usd)
+        self._orgs = OrgCache()
+        self._taxonomy = taxonomy
+        self.generations = GenerationRegistry()
+
+    # ---- entry points -------------------------------------------------------------------
+    async def send(self, *, user: User, conversation_id: str, body: SendMessage) -> Exchange:
+        conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
+        assert conversation.id is not None and user.id is not None
+        if body.client_message_id is not None:
+            existing = await Message.find_one(
+                {"conversation_id": conversation.id, "client_message_id": body.client_message_id}
+            )
+            if existing is not None:
+                return await self._existing(existing)
+        org = await self._admit(user)
+        now = utcnow()
+        matches = self._taxonomy.tag(body.content, exam=user.profile.exam)
+        user_message = Message(
+            id=PydanticObjectId(),
+            conversation_id=conversation.id,
+            author_id=user.id,
+            role="user",
+            content=body.content,
+            client_message_id=body.client_message_id,
+            topics=[
+                TopicRef(id=m.topic.id, name=m.topic.name, subject=m.topic.subject) for m in matches
+            ],
+            created_at=now,
+            updated_at=now,
+        )
+        reply = self._new_reply(conversation, user_message, provider=body.provider)
+        try:
+            await Message.insert_many([user_message, reply], ordered=True)
+        except BulkWriteError as exc:
+            if any(
+                e.get("code") == 11000 and e.get("index") == 0
+                for e in exc.details.get("writeErrors", [])
+            ):
+                existing = await Message.find_one(
+                    {
+                        "conversation_id": conversation.id,
+                        "client_message_id": body.client_message_id,
+                    }
+                )
+                if existing is not None:
+                    return await self._existing(existing)
+            raise
+        inc: dict[str, int] = {"message_count": 2}
+        for topic in user_message.topics:
+            subject, _, slug = topic.id.partition(".")
+            inc[f"topics_seen.{subject}.{slug}"] = 1
+        await Conversation.get_pymongo_collection().update_one(
+            {"_id": conversation.id},
+            {"$inc": inc, "$set": {"last_message_at": now, "updated_at": now}},
+        )
+        generation = self._start(
+            user=user,
+            org=org,
+            conversation=conversation,
+            question=user_message,
+            reply=reply,
+            provider=body.provider,
+            learn=True,
+        )
+        return Exchange(user_message, reply, generation)
+
+    async def regenerate(
+        self, *, user: User, conversation_id: str, message_id: str, provider: str | None = None
+    ) -> Exchange:
+        """A new reply to the same learner message: a sibling of the old one (same parent)."""
+        conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
+        target = await self._message_in(conversation, message_id)
+        if target.role == "assistant":
+            if target.parent_id is None:
+                raise _message_not_found()
+            question = await Message.find_one(
+                {"_id": target.parent_id, "conversation_id": conversation.id}
+            )
+            if question is None:
+                raise _message_not_found()
+        elif target.role == "user":
+            question = target
+        else:
+            raise _message_not_found()
+        org = await self._admit(user)
+        reply = self._new_reply(conversation, question, provider=provider)
+        try:
+            await reply.insert()
+        except DuplicateKeyError as exc:
+            raise Conflict(
+                "A reply to this message is still being generated; abort it first.",
+                code="generation_in_progress",
+            ) from exc
+        now = utcnow()
+        await Conversation.get_pymongo_collection().update_one(
+            {"_id": conversation.id},
+            {"$inc": {"message_count": 1}, "$set": {"last_message_at": now, "updated_at": now}},
+        )
+        generation = self._start(
+            user=user,
+            org=org,
+            conversation=conversation,
+            question=question,
+            reply=reply,
+            provider=provider,
+            learn=False,
+        )
+        return Exchange(question, reply, generation)
+
+    async def abort(self, *, user: User, conversation_id: str, message_id: str) -> Message:
+        """Stops a reply being generated; a reply that has already ended is returned as is."""
+        conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
+        message = await self._message_in(conversation, message_id)
+        if message.role != "assistant":
+            raise Conflict("Only an assistant reply can be aborted.", code="not_abortable")
+        if message.status != "streaming":
+            return message
+        generation = self.generations.get(str(message.id))
+        if generation is not None and generation.stop("aborted"):
+            await generation.wait()
+        else:
+            # Generated by another instance (or by none, after a crash): the stored status is
+            # the signal; the owner sees it at its next flush and stops.
+            await Message.get_pymongo_collection().update_one(
+                {"_id": message.id, "status": "streaming"},
+                {"$set": {"status": "aborted", "updated_at": utcnow(), "completed_at": utcnow()}},
+            )
+        refreshed = await Message.get(message.id)
+        assert refreshed is not None
+        return refreshed
+
+    async def wait_final(self, exchange: Exchange) -> Exchange:
+        """The exchange once its reply has ended (complete, failed or aborted)."""
+        if exchange.generation is not None:
+            await exchange.generation.wait()
+        reply = await self._await_end(exchange.assistant_message)
+        return Exchange(exchange.user_message, reply)
+
+    async def watch(self, exchange: Exchange) -> AsyncIterator[ChatEvent]:
+        """The reply's events: live (with replay) when generated here, else from the store."""
+        generation = exchange.generation or self.generations.get(str(exchange.assistant_message.id))
+        if generation is not None:
+            async for event in generation.watch():
+                yield event
+            return
+        reply = await self._await_end(exchange.assistant_message)
+        yield self._start_event(reply, exchange.user_message)
+        yield end_event(reply) if reply.status in ("complete", "aborted") else error_event(reply)
+
+    async def sweep_stale(self) -> int:
+        """Marks replies left `streaming` by a process that died as failed; returns how many."""
+        stale_before = utcnow() - timedelta(seconds=self._settings.chat_stale_stream_seconds)
+        result = await Message.get_pymongo_collection().update_many(
+            {"status": "streaming", "updated_at": {"$lt": stale_before}},
+            {
+                "$set": {
+                    "status": "failed",
+                    "error": {
+                        "code": "interrupted",
+                        "message": "The reply was interrupted; regenerate it.",
+                    },
+                    "completed_at": utcnow(),
+                }
+            },
+        )
+        if result.modified_count:
+            log.warning("marked %d interrupted replies as failed", result.modified_count)
+        return result.modified_count
+
+    async def aclose(self) -> None:
+        await self.generations.shutdown()
+
+    # ---- helpers -------------------------------------------------------------------------
+    async def _admit(self, user: User) -> Organization | None:
+        """Rate limit, then budget: a refused send stores nothing."""
+        await self._limiter.hit(str(user.id))
+        org = await self._orgs.get(user.org_id)
+        now = utcnow()
+        remaining = await self._budget.remaining(user, org, now)
+        if remaining is not None and remaining <= 0:
+            raise RateLimited(
+                "Your daily AI budget is used up; it renews at midnight your time.",
+                retry_after=seconds_to_local_midnight(user, now),
+                code="ai_budget_exceeded",
+            )
+        return org
+
+    @staticmethod
+    def _new_reply(
+        conversation: Conversation, question: Message, *, provider: str | None
+    ) -> Message:
+        now = utcnow()
+        return Message(
+            id=PydanticObjectId(),
+            conversation_id=conversation.id,  # type: ignore[arg-type]
+            role="assistant",
+            content="",
+            status="streaming",
+            parent_id=question.id,
+            provider=provider,
+            created_at=max(now, question.created_at),
+            updated_at=now,
+        )
+
+    async def _message_in(self, conversation: Conversation, message_id: str) -> Message:
+        try:
+            oid = PydanticObjectId(message_id)
+        except (InvalidId, TypeError, ValueError) as exc:
+            raise _message_not_found() from exc
+        message = await Message.find_one({"_id": oid, "conversation_id": conversation.id})
+        if message is None:
+            raise _message_not_found()
+        return message
+
+    async def _existing(self, question: Message) -> Exchange:
+        """A re-sent message: the stored exchange, attached to its generation if still live."""
+        deadline = time.monotonic() + _REPLY_APPEAR_SECONDS
+        while True:
+            reply = (
+                await Message.find(
+                    {"parent_id": question.id, "conversation_id": question.conversation_id}
+                )
+                .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
+                .first_or_none()
+            )
+            if reply is not None or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)  # the winner's reply is inserted in the same batch
+        if reply is None:
+            raise AppError("The earlier send of this message failed.", code="send_failed")
+        return Exchange(question, reply, self.generations.get(str(reply.id)))
+
+    async def _await_end(self, reply: Message) -> Message:
+        current: Message | None = reply
+        deadline = time.monotonic() + 600
+        while current is not None and current.status == "streaming":
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(_POLL_SECONDS)
+            current = await Message.get(reply.id)
+        if current is None:
+            raise _message_not_found()
+        return current
+
+    def _start_event(self, reply: Message, question: Message) -> ChatEvent:
+        return ChatEvent(
+            "assistant:start",
+            {
+                "message_id": str(reply.id),
+                "conversation_id": str(reply.conversation_id),
+                "provider": reply.provider,
+                "model": reply.model,
+                "parent_id": str(question.id),
+                "user_message": MessagePublic.from_doc(question).model_dump(mode="json"),
+            },
+        )
+
+    def _start(
+        self,
+        *,
+        user: User,
+        org: Organization | None,
+        conversation: Conversation,
+        question: Message,
+        reply: Message,
+        provider: str | None,
+        learn: bool,
+    ) -> Generation:
+        generation = Generation(
+            message_id=str(reply.id),
+            conversation_id=str(conversation.id),
+            user_id=str(user.id),
+        )
+        self.generations.start(
+            generation,
+            self._generate(
+                generation,
+                user=user,
+                org=org,
+                conversation=conversation,
+                question=question,
+                reply=reply,
+                provider=provider,
+                learn=learn,
+            ),
+        )
+        return generation
+
+    async def _generate(
+        self,
+        generation: Generation,
+        *,
+        user: User,
+        org: Organization | None,
+        conversation: Conversation,
+        question: Message,
+        reply: Message,
+        provider: str | None,
+        learn: bool,
+    ) -> None:
+        settings = self._settings
+        loop = asyncio.get_running_loop()
+        parts: list[str] = []
+        earlier: tuple[tuple[TopicRef, ...], ...] = ()
+        try:
+            recent, weak = await asyncio.gather(
+                recent_messages(conversation, question, settings.chat_history_messages),
+                memory.weak_topics(user.id, limit=5),
+            )
+            context = build_context(
+                user=user,
+                conversation=conversation,
+                taxonomy=self._taxonomy,
+                weak=weak,
+                recent=recent,
+                token_budget=settings.chat_history_token_budget,
+            )
+            earlier = context.earlier_topics
+            remaining = await self._budget.remaining(user, org, utcnow())
+            request = ChatRequest(
+                message=question.content,
+                system_prompt=context.system_prompt,
+                history=context.history,
+                max_tokens=settings.chat_max_output_tokens,
+                user_id=str(user.id),
+                organization_id=str(user.org_id),
+                provider=provider,
+                preferred_provider=user.preferred_provider,
+                allowed_providers=tuple(org.allowed_providers)
+                if org is not None and org.allowed_providers is not None
+                else None,
+                remaining_budget_usd=remaining,
+                weak_topics=tuple(w.name for w in weak),
+            )
+            plan = self._router.plan(request)
+            if plan.candidates:
+                reply.provider, reply.model = plan.candidates[0].provider, plan.candidates[0].model
+            generation.publish(self._start_event(reply, question))
+            result: ChatResult | None = None
+            seq = 0
+            last_flush = loop.time()
+            async with aclosing(self._router.stream(request)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        seq += 1
+                        parts.append(event.text)
+                        generation.publish(
+                            ChatEvent(
+                                "assistant:token",
+                                {
+                                    "message_id": generation.message_id,
+                                    "seq": seq,
+                                    "delta": event.text,
+                                },
+                            )
+                        )
+                        if loop.time() - last_flush >= settings.chat_flush_seconds:
+                            await self._flush(reply, "".join(parts))
+                            last_flush = loop.time()
+                    elif isinstance(event, Finish):
+                        result = event.result
+            if result is None:  # pragma: no cover - the router always ends with Finish
+                raise AIUnavailable("the AI stream ended without a result")
+            await self._budget.record_result(user, result, utcnow())
+            final = await self._complete(reply, result)
+            generation.publish(end_event(final))
+        except asyncio.CancelledError:
+            if generation.stop_reason == "aborted":
+                final = await self._stop(reply, "".join(parts), status="aborted")
+                generation.publish(end_event(final))
+            else:
+                final = await self._stop(
+                    reply,
+                    "".join(parts),
+                    status="failed",
+                    error=MessageError(
+                        code="interrupted",
+                        message="The server restarted during the reply; regenerate it.",
+                    ),
+                )
+                generation.publish(error_event(final))
+            raise
+        except _StoppedElsewhere:
+            # Aborted through another instance: keep what was streamed up to now.
+            await Message.get_pymongo_collection().update_one(
+                {"_id": reply.id, "status": "aborted"}, {"$set": {"content": "".join(parts)}}
+            )
+            final = await self._reload(reply)
+            generation.publish(end_event(final))
+        except RouterError as exc:
+            if isinstance(exc, AIUnavailable):
+                await self._budget.record(user, exc.attempts, utcnow())
+            final = await self._stop(
+                reply,
+                "".join(parts),
+                status="failed",
+                error=MessageError(code=exc.code, message=_public_message(exc)),
+            )
+            generation.publish(error_event(final))
+        except Exception:
+            log.exception("reply generation failed")
+            final = await self._stop(
+                reply,
+                "".join(parts),
+                status="failed",
+                error=MessageError(code="internal_error", message="The reply failed."),
+            )
+            generation.publish(error_event(final))
+        finally:
+            try:
+                await self._after_exchange(
+                    user=user,
+                    conversation=conversation,
+                    question=question,
+                    earlier=earlier,
+                    learn=learn,
+                )
+            except Exception:
+                log.exception("updating memory after the exchange failed")
+
+    async def _after_exchange(
+        self,
+        *,
+        user: User,
+        conversation: Conversation,
+        question: Message,
+        earlier: tuple[tuple[TopicRef, ...], ...],
+        learn: bool,
+    ) -> None:
+        now = utcnow()
+        if not conversation.title_set_by_user and conversation.title is None:
+            await Conversation.get_pymongo_collection().update_one(
+                {"_id": conversation.id, "title": None, "title_set_by_user": False},
+                {"$set": {"title": make_title(question.content)}},
+            )
+        await Conversation.get_pymongo_collection().update_one(
+            {"_id": conversation.id}, {"$set": {"last_message_at": now, "updated_at": now}}
+        )
+        if learn and user.id is not None:
+            evidence = memory.assess(text=question.content, topics=question.topics, earlier=earlier)
+            await memory.record(user.id, evidence, at=now)
+
+    async def _flush(self, reply: Message, content: str) -> None:
+        result = await Message.get_pymongo_collection().update_one(
+            {"_id": reply.id, "status": "streaming"},
+            {"$set": {"content": content, "updated_at": utcnow()}},
+        )
+        if result.matched_count == 0:
+            raise _StoppedElsewhere
+
+    async def _complete(self, reply: Message, result: ChatResult) -> Message:
+        now = utcnow()
+        changes: dict[str, Any] = {
+            "content": result.text,
+            "status": "complete",
+            "provider": result.provider,
+            "model": result.model,
+            "usage": _usage(result.usage, result.cost_usd).model_dump(),
+            "meta": GenerationMeta(
+                plan_reason=result.plan_reason,
+                finish_reason=result.finish_reason,
+                ttft_ms=round(result.ttft_s * 1000) if result.ttft_s is not None else None,
+                total_ms=round(result.total_s * 1000),
+                attempts=_attempt_records(result.attempts),
+            ).model_dump(),
+            "updated_at": now,
+            "completed_at": now,
+        }
+        await Message.get_pymongo_collection().update_one(
+            {"_id": reply.id, "status": "streaming"}, {"$set": changes}
+        )
+        return await self._reload(reply)
+
+    async def _stop(
+        self,
+        reply: Message,
+        content: str,
+        *,
+        status: str,
+        error: MessageError | None = None,
+    ) -> Message:
+        now = utcnow()
+        changes: dict[str, Any] = {
+            "status": status,
+            "content": content,
+            "updated_at": now,
+            "completed_at": now,
+            "error": error.model_dump() if error else None,
+        }
+        await Message.get_pymongo_collection().update_one(
+            {"_id": reply.id, "status": "streaming"}, {"$set": changes}
+        )
+        return await self._reload(reply)
+
+    async def _reload(self, reply: Message) -> Message:
+        stored = await Message.get(reply.id)
+        return stored if stored is not None else reply
+
+
+def _public_message(exc: RouterError) -> str:
+    if exc.code == "ai_budget_exceeded":
+        return "Your daily AI budget is used up; it renews at midnight your time."
+    if exc.code == "ai_unavailable":
+        return "The AI mentor is unavailable right now; your message is saved, try again soon."
+    return exc.message

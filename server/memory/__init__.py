@@ -1,0 +1,1 @@
+"""Learner memory: the syllabus taxonomy, difficulty signals and weakness scores."""

@@ -1,0 +1,187 @@
+"""Learner memory: which syllabus topics a learner finds hard, from evidence in what they write.
+
+Deterministic and explainable (docs/LEARNER_MEMORY.md): each piece of evidence adds a fixed
+amount to a topic's weakness score, and scores halve every `HALF_LIFE_DAYS`. Scores are stored
+scaled to a fixed epoch, so recording evidence is one atomic `$inc` and decay costs nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from beanie import PydanticObjectId, SortDirection
+from pydantic import BaseModel
+
+from models import LearnerTopic, TopicRef
+from models.common import utcnow
+from server.memory.signals import confusion_phrases
+from server.mongo import upsert
+
+SignalKind = Literal["mention", "confusion", "repeat", "quiz_wrong", "quiz_right", "declared"]
+
+HALF_LIFE_DAYS: Final = 14.0
+# Scores are stored as score * 2^((t - EPOCH) / half-life). Doubles hold that until about 2060;
+# moving the epoch then is one multiplication over the collection.
+EPOCH: Final = datetime(2025, 1, 1, tzinfo=UTC)
+WEAK_THRESHOLD: Final = 0.5
+AMOUNTS: Final[dict[SignalKind, float]] = {
+    "mention": 0.0,
+    "confusion": 1.0,
+    "repeat": 0.4,
+    "quiz_wrong": 0.75,
+    "quiz_right": -0.5,
+    "declared": 1.0,
+}
+# Evidence counts fully for the message's most relevant topic, partly for the others.
+SECONDARY_FACTOR: Final = 0.6
+REPEAT_WINDOW: Final = 5  # earlier learner messages in the conversation that count as "again"
+MAX_REPEATS: Final = 2
+
+
+def _log_growth(at: datetime) -> float:
+    return (at - EPOCH).total_seconds() / (HALF_LIFE_DAYS * 86_400) * math.log(2)
+
+
+def to_weight(score: float, at: datetime) -> float:
+    """A score observed at `at`, in the stored epoch scale."""
+    return score * math.exp(_log_growth(at))
+
+
+def to_score(weight: float, now: datetime) -> float:
+    """The decayed score now of a stored weight."""
+    return weight * math.exp(-_log_growth(now))
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    topic: TopicRef
+    kind: SignalKind
+    amount: float
+    reason: str
+
+
+class WeakTopicView(BaseModel):
+    """A weak topic as the user document and the mentor's prompt show it."""
+
+    topic_id: str
+    name: str
+    subject: str
+    score: float
+    updated_at: datetime
+    reason: str | None = None
+
+
+def assess(
+    *, text: str, topics: Sequence[TopicRef], earlier: Sequence[Sequence[TopicRef]]
+) -> list[Evidence]:
+    """The evidence one learner message gives; pure, so the rules are testable on their own.
+
+    `earlier` holds the topics of the learner's previous messages in the conversation, newest
+    first. A confused message with no topic of its own ("I still don't get it") is about the
+    topic the learner was just asking about.
+    """
+    phrases = confusion_phrases(text)
+    subjects: list[TopicRef] = list(topics)
+    mentioned = bool(subjects)
+    if not subjects and phrases:
+        subjects = next((list(e) for e in earlier[:2] if e), [])
+    evidence: list[Evidence] = []
+    recent = earlier[:REPEAT_WINDOW]
+    for rank, topic in enumerate(subjects):
+        factor = 1.0 if rank == 0 else SECONDARY_FACTOR
+        if mentioned:
+            evidence.append(Evidence(topic, "mention", 0.0, "asked about it"))
+        if phrases:
+            evidence.append(
+                Evidence(
+                    topic,
+                    "confusion",
+                    round(AMOUNTS["confusion"] * factor, 4),
+                    f'said "{phrases[0]}"',
+                )
+            )
+        if mentioned:
+            repeats = sum(1 for e in recent if any(t.id == topic.id for t in e))
+            if repeats:
+                counted = min(repeats, MAX_REPEATS)
+                evidence.append(
+                    Evidence(
+                        topic,
+                        "repeat",
+                        round(AMOUNTS["repeat"] * counted * factor, 4),
+                        f"asked about it again ({repeats} of the last {len(recent)} messages)",
+                    )
+                )
+    return evidence
+
+
+async def record(
+    user_id: PydanticObjectId, evidence: Sequence[Evidence], *, at: datetime | None = None
+) -> None:
+    """One atomic upsert per piece of evidence; concurrent writers never lose an increment."""
+    at = at or utcnow()
+    collection = LearnerTopic.get_pymongo_collection()
+    for item in evidence:
+        inc: dict[str, float | int] = {f"counts.{item.kind}": 1}
+        if item.amount:
+            inc["weight"] = to_weight(item.amount, at)
+        set_: dict[str, object] = {"updated_at": at}
+        if item.kind != "mention":
+            set_["last_reason"] = item.reason
+        await upsert(
+            collection,
+            {"user_id": user_id, "topic_id": item.topic.id},
+            {
+                "$inc": inc,
+                "$set": set_,
+                "$setOnInsert": {
+                    "name": item.topic.name,
+                    "subject": item.topic.subject,
+                    "first_seen_at": at,
+                },
+            },
+        )
+
+
+async def signal(
+    user_id: PydanticObjectId,
+    topic: TopicRef,
+    kind: SignalKind,
+    *,
+    reason: str,
+    at: datetime | None = None,
+) -> None:
+    """Evidence from elsewhere (quiz answers, imported profiles), at its standard amount."""
+    await record(user_id, [Evidence(topic, kind, AMOUNTS[kind], reason)], at=at)
+
+
+async def weak_topics(
+    user_id: PydanticObjectId | None, *, limit: int = 8, now: datetime | None = None
+) -> list[WeakTopicView]:
+    """The learner's weakest topics now, weakest first; those decayed below the threshold
+    drop out. The stored weight orders like the decayed score, so the index serves this."""
+    if user_id is None:
+        return []
+    now = now or utcnow()
+    floor = to_weight(WEAK_THRESHOLD, now)
+    docs = (
+        await LearnerTopic.find({"user_id": user_id, "weight": {"$gte": floor}})
+        .sort([("weight", SortDirection.DESCENDING)])
+        .limit(limit)
+        .to_list()
+    )
+    return [
+        WeakTopicView(
+            topic_id=d.topic_id,
+            name=d.name,
+            subject=d.subject,
+            score=round(to_score(d.weight, now), 3),
+            updated_at=d.updated_at,
+            reason=d.last_reason,
+        )
+        for d in docs
+    ]
