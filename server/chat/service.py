@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Hashable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -66,6 +66,30 @@ class Exchange:
     user_message: Message
     assistant_message: Message
     generation: Generation | None = None
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 class _StoppedElsewhere(Exception):
@@ -151,17 +175,27 @@ class ChatService:
         self._orgs = OrgCache()
         self._taxonomy = taxonomy
         self.generations = GenerationRegistry()
+        self._send_locks = KeyedLocks()
 
     # ---- entry points -------------------------------------------------------------------
     async def send(self, *, user: User, conversation_id: str, body: SendMessage) -> Exchange:
         conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
-        assert conversation.id is not None and user.id is not None
-        if body.client_message_id is not None:
+        if body.client_message_id is None:
+            return await self._send_new(user, conversation, body)
+        # Duplicates arriving together in this process wait for the first one instead of each
+        # charging the rate limit; across instances the unique index still stores one copy.
+        async with self._send_locks.hold((str(conversation.id), body.client_message_id)):
             existing = await Message.find_one(
                 {"conversation_id": conversation.id, "client_message_id": body.client_message_id}
             )
             if existing is not None:
                 return await self._existing(existing)
+            return await self._send_new(user, conversation, body)
+
+    async def _send_new(
+        self, user: User, conversation: Conversation, body: SendMessage
+    ) -> Exchange:
+        assert conversation.id is not None and user.id is not None
         org = await self._admit(user)
         now = utcnow()
         matches = self._taxonomy.tag(body.content, exam=user.profile.exam)

@@ -9,7 +9,15 @@ import pytest
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from models import Conversation, Message, Organization, RefreshToken, User
+from models import (
+    AiUsageDay,
+    Conversation,
+    LearnerTopic,
+    Message,
+    Organization,
+    RefreshToken,
+    User,
+)
 from models.common import utcnow
 from models.user import Profile
 
@@ -20,6 +28,14 @@ async def test_declared_indexes_exist(app: Any) -> None:
     assert unique["unique"] is True
     assert unique["partialFilterExpression"] == {"client_message_id": {"$type": "string"}}
     assert "conversation_recent" in messages
+    one_streaming = messages["one_streaming_reply"]
+    assert one_streaming["unique"] is True
+    assert one_streaming["partialFilterExpression"] == {"status": "streaming"}
+    assert {"parent_replies", "streaming_stale"} <= set(messages)
+    topics = await LearnerTopic.get_pymongo_collection().index_information()
+    assert topics["user_topic_unique"]["unique"] is True and "user_weakest" in topics
+    usage = await AiUsageDay.get_pymongo_collection().index_information()
+    assert usage["user_day"]["unique"] is True
     tokens = await RefreshToken.get_pymongo_collection().index_information()
     assert tokens["ttl"]["expireAfterSeconds"] == 0
     assert "user_recent" in await Conversation.get_pymongo_collection().index_information()

@@ -547,3 +547,37 @@ async def test_interrupted_replies_are_swept(api: Api, app: Any, tmp_path: Path)
     assert swept.status == "failed" and swept.error is not None
     assert swept.error.code == "interrupted" and swept.content == "half"
     assert running.status == "streaming"
+
+
+async def test_regenerate_while_a_reply_streams_is_409(
+    api: Api, app: Any, fakes: FakeVendors
+) -> None:
+    from models import User
+    from server.chat.schemas import SendMessage
+
+    fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
+    me = await api.register()
+    conv = await new_conversation(api.client, me["auth"])
+    user = await User.get(PydanticObjectId(me["user"]["id"]))
+    assert user is not None
+    chat = app.state.ctx.chat
+    exchange = await chat.send(
+        user=user,
+        conversation_id=conv,
+        body=SendMessage(content="What is torque?", provider="openai"),
+    )
+    reply_id = str(exchange.assistant_message.id)
+    url = f"/api/v1/conversations/{conv}/messages/{reply_id}/regenerate"
+    responses = await asyncio.gather(
+        *[api.client.post(url, json={"provider": "offline"}, headers=me["auth"]) for _ in range(3)]
+    )
+    assert {r.status_code for r in responses} == {409}
+    assert responses[0].json()["error"]["code"] == "generation_in_progress"
+    aborted = await api.client.post(
+        f"/api/v1/conversations/{conv}/messages/{reply_id}/abort", headers=me["auth"]
+    )
+    assert aborted.json()["status"] == "aborted"
+    # Once it has ended, regenerating is allowed again.
+    again = await api.client.post(url, json={"provider": "offline"}, headers=me["auth"])
+    assert again.status_code == 201
+    assert again.json()["assistant_message"]["status"] == "complete"

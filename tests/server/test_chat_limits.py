@@ -109,3 +109,25 @@ async def test_an_organizations_budget_overrides_the_default(api: Api) -> None:
             url, json=message_body(text, provider="openai"), headers=me["auth"]
         )
         assert response.status_code == 201, response.text
+
+
+async def test_parallel_resends_charge_the_rate_limit_once(api: Api) -> None:
+    import asyncio
+
+    me = await api.register()
+    conv = await new_conversation(api.client, me["auth"])
+    url = f"/api/v1/conversations/{conv}/messages"
+    body = message_body("What is entropy?", provider="offline")
+    responses = await asyncio.gather(
+        *[api.client.post(url, json=body, headers=me["auth"]) for _ in range(10)]
+    )
+    assert {r.status_code for r in responses} == {201}
+    for text in ("second", "third"):  # the limit is 3 per minute: two more fit
+        ok = await api.client.post(
+            url, json=message_body(text, provider="offline"), headers=me["auth"]
+        )
+        assert ok.status_code == 201, ok.text
+    refused = await api.client.post(
+        url, json=message_body("fourth", provider="offline"), headers=me["auth"]
+    )
+    assert refused.status_code == 429
