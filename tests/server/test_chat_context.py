@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from server.memory.taxonomy import load_taxonomy
 
 from models import Conversation, Message, Profile, TopicRef, User
 from models.common import utcnow
 from server.chat.context import build_context, estimate_tokens, make_title
 from server.memory.service import WeakTopicView
+from server.memory.taxonomy import load_taxonomy
 
 
 def _user() -> User:
