@@ -21,7 +21,7 @@ explained by the phrase that fired. `confusion_phrases` returns canonical names:
 - "finding it hard": find(ing) it / this (very) hard / difficult / tough / confusing
 - "having trouble": having / facing (a lot of) trouble / difficulty / problems with / in
 - "hard for me": hard / difficult / tough / tricky for me
-- "difficult" ((too / very ...) difficult), "very hard" (too / so / very hard / tough / tricky)
+- "difficult" (is / seems / too / very ... difficult), "very hard" (too / so / very hard / tough / tricky)
 - "no idea" (no idea, no clue, clueless), "don't know how to solve"
 - Hinglish: "samajh nahi aa raha", "samajh nahi aaya" (samajh / samaj / samjh ... nahi / nhi),
   "nahi samjha", "confuse ho gaya", "phir se samjhao" (phir se / dobara samjhao),
@@ -124,7 +124,10 @@ _PATTERNS: Final[tuple[tuple[str, str, bool], ...]] = (
     ("hard for me", r"(?:hard|difficult|tough|tricky)\s+for\s+me", True),
     (
         "difficult",
-        r"(?:(?:too|so|very|really|quite|super|extremely)\s+)?difficult",
+        # Said of the learner's own work ("this is so difficult"), not a ranking ("the most
+        # difficult chapter") or a description ("the difficult part").
+        r"(?:is|its|seems|feels|looks|getting|too|so|very|really|quite|super|extremely)"
+        r"\s+difficult",
         True,
     ),
     (

@@ -103,6 +103,8 @@ def test_hinglish(text: str, expected: str) -> None:
         "I got nothing wrong in the test!",
         "I lost my notes yesterday",
         "explain the difficulty level of JEE advanced",
+        "Which is the most difficult chapter?",
+        "explain the difficult part of rotational motion",
         "can you help me plan my week",
         "is this a weak acid?",
     ],
