@@ -21,7 +21,8 @@ explained by the phrase that fired. `confusion_phrases` returns canonical names:
 - "finding it hard": find(ing) it / this (very) hard / difficult / tough / confusing
 - "having trouble": having / facing (a lot of) trouble / difficulty / problems with / in
 - "hard for me": hard / difficult / tough / tricky for me
-- "difficult" (is / seems / too / very ... difficult), "very hard" (too / so / very hard / tough / tricky)
+- "difficult" (is / seems / too / very ... difficult),
+  "very hard" (too / so / very hard / tough / tricky)
 - "no idea" (no idea, no clue, clueless), "don't know how to solve"
 - Hinglish: "samajh nahi aa raha", "samajh nahi aaya" (samajh / samaj / samjh ... nahi / nhi),
   "nahi samjha", "confuse ho gaya", "phir se samjhao" (phir se / dobara samjhao),
