@@ -55,19 +55,33 @@ class Generation:
         signal, self._signal = self._signal, asyncio.Event()
         signal.set()
 
-    async def watch(self, after_seq: int = 0) -> AsyncIterator[ChatEvent]:
-        """Every event so far (token events after `after_seq`), then live ones until the end."""
+    async def watch(
+        self, after_seq: int = 0, *, idle_s: float | None = None
+    ) -> AsyncIterator[list[ChatEvent]]:
+        """Every event so far (token events after `after_seq`), then live ones until the end.
+
+        Events come in batches of whatever has accumulated since the last one, so a busy
+        watcher writes several tokens at once; an empty batch means `idle_s` passed quietly.
+        """
         index = 0
         while True:
+            batch: list[ChatEvent] = []
             while index < len(self.events):
                 event = self.events[index]
                 index += 1
                 if event.name == "assistant:token" and event.data["seq"] <= after_seq:
                     continue
-                yield event
+                batch.append(event)
+            if batch:
+                yield batch
+                continue
             if self.finished:
                 return
-            await self._signal.wait()
+            try:
+                async with asyncio.timeout(idle_s):
+                    await self._signal.wait()
+            except TimeoutError:
+                yield []
 
     async def wait(self) -> None:
         while not self.finished:

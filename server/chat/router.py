@@ -17,14 +17,15 @@ from server.schemas import RequestModel
 router = APIRouter(prefix="/conversations", tags=["chat"])
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    201: {
+    200: {
         "description": (
             "With `Accept: text/event-stream`: an SSE stream of `assistant:start`, "
-            "`assistant:token` (seq from 1), then `assistant:end` or `assistant:error`. "
-            "Otherwise the stored exchange once the reply has ended."
+            "`assistant:token` (seq from 1, no gaps), then `assistant:end` or "
+            "`assistant:error`, with `: ping` comments every 15 s while idle."
         ),
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
+    201: {"description": "Without it: the stored exchange once the reply has ended."},
     429: {"description": "`rate_limited` or `ai_budget_exceeded`, with Retry-After."},
 }
 
@@ -35,9 +36,7 @@ class RegenerateBody(RequestModel):
 
 async def _answer(state: State, exchange: Exchange, accept: str | None) -> Response:
     if wants_event_stream(accept):
-        return sse_response(
-            state.chat.watch(exchange), heartbeat_s=state.settings.sse_heartbeat_seconds
-        )
+        return sse_response(state.chat.watch(exchange, idle_s=state.settings.sse_heartbeat_seconds))
     final = await state.chat.wait_final(exchange)
     body = ExchangePublic(
         user_message=MessagePublic.from_doc(final.user_message),

@@ -18,6 +18,7 @@ from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
 from bson.errors import InvalidId
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ai_router import (
@@ -196,7 +197,7 @@ class ChatService:
         self, user: User, conversation: Conversation, body: SendMessage
     ) -> Exchange:
         assert conversation.id is not None and user.id is not None
-        org = await self._admit(user)
+        org, remaining = await self._admit(user)
         now = utcnow()
         matches = self._taxonomy.tag(body.content, exam=user.profile.exam)
         user_message = Message(
@@ -244,6 +245,7 @@ class ChatService:
             question=user_message,
             reply=reply,
             provider=body.provider,
+            remaining=remaining,
             learn=True,
         )
         return Exchange(user_message, reply, generation)
@@ -266,7 +268,7 @@ class ChatService:
             question = target
         else:
             raise _message_not_found()
-        org = await self._admit(user)
+        org, remaining = await self._admit(user)
         reply = self._new_reply(conversation, question, provider=provider)
         try:
             await reply.insert()
@@ -287,6 +289,7 @@ class ChatService:
             question=question,
             reply=reply,
             provider=provider,
+            remaining=remaining,
             learn=False,
         )
         return Exchange(question, reply, generation)
@@ -320,16 +323,29 @@ class ChatService:
         reply = await self._await_end(exchange.assistant_message)
         return Exchange(exchange.user_message, reply)
 
-    async def watch(self, exchange: Exchange) -> AsyncIterator[ChatEvent]:
-        """The reply's events: live (with replay) when generated here, else from the store."""
+    async def watch(
+        self, exchange: Exchange, *, idle_s: float | None = None
+    ) -> AsyncIterator[list[ChatEvent]]:
+        """The reply's events in batches (empty: `idle_s` passed): live with replay when
+        generated here, else read from the store once the reply has ended."""
         generation = exchange.generation or self.generations.get(str(exchange.assistant_message.id))
         if generation is not None:
-            async for event in generation.watch():
-                yield event
+            async for batch in generation.watch(idle_s=idle_s):
+                yield batch
             return
-        reply = await self._await_end(exchange.assistant_message)
-        yield self._start_event(reply, exchange.user_message)
-        yield end_event(reply) if reply.status in ("complete", "aborted") else error_event(reply)
+        current: Message | None = exchange.assistant_message
+        quiet = 0.0
+        while current is not None and current.status == "streaming":
+            await asyncio.sleep(_POLL_SECONDS)
+            quiet += _POLL_SECONDS
+            if idle_s is not None and quiet >= idle_s:
+                quiet = 0.0
+                yield []
+            current = await Message.get(exchange.assistant_message.id)
+        if current is None:
+            raise _message_not_found()
+        ended = end_event(current) if current.status in ("complete", "aborted") else None
+        yield [self._start_event(current, exchange.user_message), ended or error_event(current)]
 
     async def sweep_stale(self) -> int:
         """Marks replies left `streaming` by a process that died as failed; returns how many."""
@@ -355,8 +371,9 @@ class ChatService:
         await self.generations.shutdown()
 
     # ---- helpers -------------------------------------------------------------------------
-    async def _admit(self, user: User) -> Organization | None:
-        """Rate limit, then budget: a refused send stores nothing."""
+    async def _admit(self, user: User) -> tuple[Organization | None, float | None]:
+        """Rate limit, then budget: a refused send stores nothing. Returns the learner's
+        organization and remaining budget (None: unlimited) for the generation."""
         await self._limiter.hit(str(user.id))
         org = await self._orgs.get(user.org_id)
         now = utcnow()
@@ -367,7 +384,7 @@ class ChatService:
                 retry_after=seconds_to_local_midnight(user, now),
                 code="ai_budget_exceeded",
             )
-        return org
+        return org, remaining
 
     @staticmethod
     def _new_reply(
@@ -448,6 +465,7 @@ class ChatService:
         question: Message,
         reply: Message,
         provider: str | None,
+        remaining: float | None,
         learn: bool,
     ) -> Generation:
         generation = Generation(
@@ -465,6 +483,7 @@ class ChatService:
                 question=question,
                 reply=reply,
                 provider=provider,
+                remaining=remaining,
                 learn=learn,
             ),
         )
@@ -480,6 +499,7 @@ class ChatService:
         question: Message,
         reply: Message,
         provider: str | None,
+        remaining: float | None,
         learn: bool,
     ) -> None:
         settings = self._settings
@@ -500,7 +520,6 @@ class ChatService:
                 token_budget=settings.chat_history_token_budget,
             )
             earlier = context.earlier_topics
-            remaining = await self._budget.remaining(user, org, utcnow())
             request = ChatRequest(
                 message=question.content,
                 system_prompt=context.system_prompt,
@@ -612,14 +631,17 @@ class ChatService:
         learn: bool,
     ) -> None:
         now = utcnow()
+        collection = Conversation.get_pymongo_collection()
+        changes = {"last_message_at": now, "updated_at": now}
+        titled = False
         if not conversation.title_set_by_user and conversation.title is None:
-            await Conversation.get_pymongo_collection().update_one(
+            result = await collection.update_one(
                 {"_id": conversation.id, "title": None, "title_set_by_user": False},
-                {"$set": {"title": make_title(question.content)}},
+                {"$set": changes | {"title": make_title(question.content)}},
             )
-        await Conversation.get_pymongo_collection().update_one(
-            {"_id": conversation.id}, {"$set": {"last_message_at": now, "updated_at": now}}
-        )
+            titled = result.matched_count == 1
+        if not titled:
+            await collection.update_one({"_id": conversation.id}, {"$set": changes})
         if learn and user.id is not None:
             evidence = memory.assess(text=question.content, topics=question.topics, earlier=earlier)
             await memory.record(user.id, evidence, at=now)
@@ -650,10 +672,7 @@ class ChatService:
             "updated_at": now,
             "completed_at": now,
         }
-        await Message.get_pymongo_collection().update_one(
-            {"_id": reply.id, "status": "streaming"}, {"$set": changes}
-        )
-        return await self._reload(reply)
+        return await self._settle(reply, changes)
 
     async def _stop(
         self,
@@ -671,9 +690,17 @@ class ChatService:
             "completed_at": now,
             "error": error.model_dump() if error else None,
         }
-        await Message.get_pymongo_collection().update_one(
-            {"_id": reply.id, "status": "streaming"}, {"$set": changes}
+        return await self._settle(reply, changes)
+
+    async def _settle(self, reply: Message, changes: dict[str, Any]) -> Message:
+        """Ends a reply that is still streaming (one round trip); else returns it as stored."""
+        stored = await Message.get_pymongo_collection().find_one_and_update(
+            {"_id": reply.id, "status": "streaming"},
+            {"$set": changes},
+            return_document=ReturnDocument.AFTER,
         )
+        if stored is not None:
+            return Message.model_validate(stored)
         return await self._reload(reply)
 
     async def _reload(self, reply: Message) -> Message:

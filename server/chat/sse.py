@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -15,6 +13,7 @@ SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
 }
+OPENING = b": stream open\n\n"  # lets proxies pass the headers on at once
 HEARTBEAT = b": ping\n\n"
 
 
@@ -27,50 +26,15 @@ def encode(event: ChatEvent) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-async def _next(events: AsyncIterator[ChatEvent]) -> ChatEvent:
-    return await anext(events)
+async def _frames(batches: AsyncIterator[list[ChatEvent]]) -> AsyncIterator[bytes]:
+    # Closing this generator (the client went away) closes the watcher, never the generation.
+    yield OPENING
+    async for batch in batches:
+        yield b"".join(encode(event) for event in batch) if batch else HEARTBEAT
 
 
-async def _with_heartbeats(
-    events: AsyncIterator[ChatEvent], heartbeat_s: float
-) -> AsyncIterator[bytes]:
-    # The next event is awaited in its own task, so a heartbeat never cancels the source.
-    pending: asyncio.Task[ChatEvent] | None = None
-    try:
-        yield b": stream open\n\n"
-        while True:
-            if pending is None:
-                pending = asyncio.create_task(_next(events))
-            done, _ = await asyncio.wait({pending}, timeout=heartbeat_s)
-            if not done:
-                yield HEARTBEAT
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                return
-            finally:
-                if pending.done():
-                    pending = None
-            yield encode(event)
-    finally:
-        # The client went away or the stream ended; the generation itself keeps running.
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
-
-
-def sse_response(events: AsyncIterator[ChatEvent], *, heartbeat_s: float) -> StreamingResponse:
-    return StreamingResponse(
-        _with_heartbeats(events, heartbeat_s),
-        media_type="text/event-stream",
-        headers=SSE_HEADERS,
-    )
+def sse_response(batches: AsyncIterator[list[ChatEvent]]) -> StreamingResponse:
+    return StreamingResponse(_frames(batches), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def wants_event_stream(accept: str | None) -> bool:

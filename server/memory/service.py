@@ -15,11 +15,12 @@ from typing import Final, Literal
 
 from beanie import PydanticObjectId, SortDirection
 from pydantic import BaseModel
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from models import LearnerTopic, TopicRef
 from models.common import utcnow
 from server.memory.signals import confusion_phrases
-from server.mongo import upsert
 
 SignalKind = Literal["mention", "confusion", "repeat", "quiz_wrong", "quiz_right", "declared"]
 
@@ -122,9 +123,12 @@ def assess(
 async def record(
     user_id: PydanticObjectId, evidence: Sequence[Evidence], *, at: datetime | None = None
 ) -> None:
-    """One atomic upsert per piece of evidence; concurrent writers never lose an increment."""
+    """One atomic upsert per piece of evidence, sent together; concurrent writers never lose
+    an increment (a first insert that loses a race is retried and then matches)."""
+    if not evidence:
+        return
     at = at or utcnow()
-    collection = LearnerTopic.get_pymongo_collection()
+    operations = []
     for item in evidence:
         inc: dict[str, float | int] = {f"counts.{item.kind}": 1}
         if item.amount:
@@ -132,19 +136,30 @@ async def record(
         set_: dict[str, object] = {"updated_at": at}
         if item.kind != "mention":
             set_["last_reason"] = item.reason
-        await upsert(
-            collection,
-            {"user_id": user_id, "topic_id": item.topic.id},
-            {
-                "$inc": inc,
-                "$set": set_,
-                "$setOnInsert": {
-                    "name": item.topic.name,
-                    "subject": item.topic.subject,
-                    "first_seen_at": at,
+        operations.append(
+            UpdateOne(
+                {"user_id": user_id, "topic_id": item.topic.id},
+                {
+                    "$inc": inc,
+                    "$set": set_,
+                    "$setOnInsert": {
+                        "name": item.topic.name,
+                        "subject": item.topic.subject,
+                        "first_seen_at": at,
+                    },
                 },
-            },
+                upsert=True,
+            )
         )
+    collection = LearnerTopic.get_pymongo_collection()
+    try:
+        await collection.bulk_write(operations, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        # Only the duplicate-key losers are retried: the others have been applied.
+        await collection.bulk_write([operations[e["index"]] for e in errors], ordered=False)
 
 
 async def signal(
