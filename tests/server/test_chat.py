@@ -581,3 +581,62 @@ async def test_regenerate_while_a_reply_streams_is_409(
     again = await api.client.post(url, json={"provider": "offline"}, headers=me["auth"])
     assert again.status_code == 201
     assert again.json()["assistant_message"]["status"] == "complete"
+
+
+async def test_a_resend_while_streaming_reattaches_to_the_running_reply(
+    live: LiveServer, api: Api, fakes: FakeVendors
+) -> None:
+    fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.03))
+    me = await api.register()
+    conv = await new_conversation(api.client, me["auth"])
+    body = message_body("What is a capacitor?", provider="openai")
+    url = f"/api/v1/conversations/{conv}/messages"
+    async with live.client() as client:
+
+        async def read_all(wait_for_tokens: int = 0) -> Any:
+            if wait_for_tokens:
+                await asyncio.sleep(0.3)  # join while the first stream is running
+            response = await client.post(url, json=body, headers=sse_headers(me["auth"]))
+            return parse_sse(response.text)
+
+        first, again = await asyncio.gather(read_all(), read_all(wait_for_tokens=1))
+        # The same reply, every token from seq 1, although the second send joined late.
+        assert again.named("assistant:start")[0]["message_id"] == (
+            first.named("assistant:start")[0]["message_id"]
+        )
+        assert [t["seq"] for t in again.named("assistant:token")] == list(
+            range(1, len(CHUNKS) + 1)
+        )
+        assert again.text() == first.text() == "".join(CHUNKS)
+    # Through the other instance, a re-send gets the stored exchange once it has ended.
+    other = await api.client.post(url, json=body, headers=sse_headers(me["auth"]))
+    stream = parse_sse(other.text)
+    assert stream.names == ["assistant:start", "assistant:end"]
+    assert stream.named("assistant:end")[0]["content"] == "".join(CHUNKS)
+    assert fakes.count("openai") == 1
+    assert await Message.find({"conversation_id": PydanticObjectId(conv)}).count() == 2
+
+
+async def test_a_resend_to_another_instance_waits_for_the_reply_to_end(
+    live: LiveServer, api: Api, fakes: FakeVendors
+) -> None:
+    fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.03))
+    me = await api.register()
+    conv = await new_conversation(api.client, me["auth"])
+    body = message_body("What is a resistor?", provider="openai")
+    url = f"/api/v1/conversations/{conv}/messages"
+
+    async def on_live() -> Any:
+        async with live.client() as client:
+            response = await client.post(url, json=body, headers=sse_headers(me["auth"]))
+            return parse_sse(response.text)
+
+    async def on_other() -> Any:
+        await asyncio.sleep(0.3)
+        return await api.client.post(url, json=body, headers=me["auth"])
+
+    streamed, waited = await asyncio.gather(on_live(), on_other())
+    assert waited.status_code == 201
+    reply = waited.json()["assistant_message"]
+    assert reply["status"] == "complete" and reply["content"] == streamed.text()
+    assert reply["id"] == streamed.named("assistant:end")[0]["message_id"]
