@@ -601,12 +601,11 @@ async def test_a_resend_while_streaming_reattaches_to_the_running_reply(
 
         first, again = await asyncio.gather(read_all(), read_all(wait_for_tokens=1))
         # The same reply, every token from seq 1, although the second send joined late.
-        assert again.named("assistant:start")[0]["message_id"] == (
-            first.named("assistant:start")[0]["message_id"]
+        assert (
+            again.named("assistant:start")[0]["message_id"]
+            == (first.named("assistant:start")[0]["message_id"])
         )
-        assert [t["seq"] for t in again.named("assistant:token")] == list(
-            range(1, len(CHUNKS) + 1)
-        )
+        assert [t["seq"] for t in again.named("assistant:token")] == list(range(1, len(CHUNKS) + 1))
         assert again.text() == first.text() == "".join(CHUNKS)
     # Through the other instance, a re-send gets the stored exchange once it has ended.
     other = await api.client.post(url, json=body, headers=sse_headers(me["auth"]))
