@@ -59,9 +59,10 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
 
     # Chat. Rate limits use the `limits` notation; several are separated by ";".
-    chat_rate_limit: str = "20/minute;500/day"
-    # Per learner and local day; an organization's daily_ai_budget_usd overrides it. Unset: none.
-    ai_daily_budget_usd: float | None = Field(default=0.5, ge=0)
+    chat_rate_limit: str = "60/minute;2000/day"
+    # Per learner and local day; an organization's daily_ai_budget_usd overrides it.
+    # Empty or "none": no limit.
+    ai_daily_budget_usd: float | None = Field(default=1.0, ge=0)
     chat_max_output_tokens: int = Field(default=1024, ge=16, le=32_000)
     chat_history_messages: int = Field(default=40, ge=2, le=200)
     chat_history_token_budget: int = Field(default=3000, ge=100)
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
     def _no_wildcard(cls, value: list[str]) -> list[str]:
         if "*" in value:
             raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is not allowed")
+        return value
+
+    @field_validator("ai_daily_budget_usd", mode="before")
+    @classmethod
+    def _no_budget(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
+            return None
         return value
 
     @field_validator("chat_rate_limit")

@@ -65,3 +65,14 @@ def test_server_refuses_to_start_in_production_without_mongodb(tmp_path: Path) -
     assert result.returncode == 2
     assert "MONGODB_URL is required" in result.stderr
     assert "do-not-print" not in result.stderr + result.stdout
+
+
+def test_chat_limits_are_validated_and_the_budget_can_be_switched_off() -> None:
+    for off in ("none", "", "off"):
+        settings = Settings(_env_file=None, ai_daily_budget_usd=off)  # type: ignore[call-arg]
+        assert settings.ai_daily_budget_usd is None
+    assert Settings(_env_file=None).ai_daily_budget_usd == 1.0  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="rate limit"):
+        Settings(_env_file=None, chat_rate_limit="lots")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, ai_daily_budget_usd="-1")  # type: ignore[call-arg]
