@@ -113,6 +113,9 @@ class GenerationRegistry:
     def __len__(self) -> int:
         return len(self._running)
 
+    def in_conversation(self, conversation_id: str) -> list[Generation]:
+        return [g for g in self._running.values() if g.conversation_id == conversation_id]
+
     def start(self, generation: Generation, work: Coroutine[Any, Any, None]) -> None:
         generation._listeners = tuple(self._listeners)
         self._running[generation.message_id] = generation

@@ -316,6 +316,13 @@ class ChatService:
         assert refreshed is not None
         return refreshed
 
+    def stop_conversation(self, conversation_id: str) -> int:
+        """Stops this process's replies in a conversation being deleted: no paying for them."""
+        stopped = [
+            g for g in self.generations.in_conversation(conversation_id) if g.stop("aborted")
+        ]
+        return len(stopped)
+
     async def wait_final(self, exchange: Exchange) -> Exchange:
         """The exchange once its reply has ended (complete, failed or aborted)."""
         if exchange.generation is not None:

@@ -13,7 +13,7 @@ from server.conversations.schemas import (
     MessagePage,
     MessagePublic,
 )
-from server.deps import CurrentUser
+from server.deps import CurrentUser, State
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -54,8 +54,9 @@ async def patch_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_conversation(conversation_id: str, user: CurrentUser) -> Response:
+async def delete_conversation(conversation_id: str, user: CurrentUser, state: State) -> Response:
     await service.delete(user=user, conversation_id=conversation_id)
+    state.chat.stop_conversation(conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -639,3 +639,36 @@ async def test_a_resend_to_another_instance_waits_for_the_reply_to_end(
     reply = waited.json()["assistant_message"]
     assert reply["status"] == "complete" and reply["content"] == streamed.text()
     assert reply["id"] == streamed.named("assistant:end")[0]["message_id"]
+
+
+async def test_openapi_documents_the_chat_routes(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    send = schema["paths"]["/api/v1/conversations/{conversation_id}/messages"]["post"]
+    assert "text/event-stream" in send["responses"]["200"]["content"]
+    assert "201" in send["responses"] and "429" in send["responses"]
+    for action in ("regenerate", "abort"):
+        path = f"/api/v1/conversations/{{conversation_id}}/messages/{{message_id}}/{action}"
+        assert "post" in schema["paths"][path]
+
+
+async def test_deleting_a_conversation_stops_its_running_reply(
+    api: Api, app: Any, fakes: FakeVendors
+) -> None:
+    from models import User
+    from server.chat.schemas import SendMessage
+
+    fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
+    me = await api.register()
+    conv = await new_conversation(api.client, me["auth"])
+    user = await User.get(PydanticObjectId(me["user"]["id"]))
+    assert user is not None
+    exchange = await app.state.ctx.chat.send(
+        user=user, conversation_id=conv, body=SendMessage(content="Hi", provider="openai")
+    )
+    assert exchange.generation is not None
+    deleted = await api.client.delete(f"/api/v1/conversations/{conv}", headers=me["auth"])
+    assert deleted.status_code == 204
+    await asyncio.wait_for(exchange.generation.wait(), 5)
+    assert exchange.generation.stop_reason == "aborted"
+    assert len(exchange.generation.events) < len(CHUNKS)
+    assert await Message.find({"conversation_id": PydanticObjectId(conv)}).count() == 0
