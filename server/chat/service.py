@@ -69,6 +69,21 @@ class Exchange:
     generation: Generation | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """Everything a generation needs; `learn`: update the learner memory afterwards (a
+    regenerate does not count the same message twice)."""
+
+    user: User
+    org: Organization | None
+    conversation: Conversation
+    question: Message
+    reply: Message
+    provider: str | None
+    remaining: float | None
+    learn: bool
+
+
 class KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or waits for it."""
 
@@ -239,14 +254,7 @@ class ChatService:
             {"$inc": inc, "$set": {"last_message_at": now, "updated_at": now}},
         )
         generation = self._start(
-            user=user,
-            org=org,
-            conversation=conversation,
-            question=user_message,
-            reply=reply,
-            provider=body.provider,
-            remaining=remaining,
-            learn=True,
+            _Job(user, org, conversation, user_message, reply, body.provider, remaining, True)
         )
         return Exchange(user_message, reply, generation)
 
@@ -283,14 +291,7 @@ class ChatService:
             {"$inc": {"message_count": 1}, "$set": {"last_message_at": now, "updated_at": now}},
         )
         generation = self._start(
-            user=user,
-            org=org,
-            conversation=conversation,
-            question=question,
-            reply=reply,
-            provider=provider,
-            remaining=remaining,
-            learn=False,
+            _Job(user, org, conversation, question, reply, provider, remaining, False)
         )
         return Exchange(question, reply, generation)
 
@@ -463,52 +464,18 @@ class ChatService:
             },
         )
 
-    def _start(
-        self,
-        *,
-        user: User,
-        org: Organization | None,
-        conversation: Conversation,
-        question: Message,
-        reply: Message,
-        provider: str | None,
-        remaining: float | None,
-        learn: bool,
-    ) -> Generation:
+    def _start(self, job: _Job) -> Generation:
         generation = Generation(
-            message_id=str(reply.id),
-            conversation_id=str(conversation.id),
-            user_id=str(user.id),
+            message_id=str(job.reply.id),
+            conversation_id=str(job.conversation.id),
+            user_id=str(job.user.id),
         )
-        self.generations.start(
-            generation,
-            self._generate(
-                generation,
-                user=user,
-                org=org,
-                conversation=conversation,
-                question=question,
-                reply=reply,
-                provider=provider,
-                remaining=remaining,
-                learn=learn,
-            ),
-        )
+        self.generations.start(generation, self._generate(generation, job))
         return generation
 
-    async def _generate(
-        self,
-        generation: Generation,
-        *,
-        user: User,
-        org: Organization | None,
-        conversation: Conversation,
-        question: Message,
-        reply: Message,
-        provider: str | None,
-        remaining: float | None,
-        learn: bool,
-    ) -> None:
+    async def _generate(self, generation: Generation, job: _Job) -> None:
+        user, org, conversation = job.user, job.org, job.conversation
+        question, reply, provider, remaining = job.question, job.reply, job.provider, job.remaining
         settings = self._settings
         loop = asyncio.get_running_loop()
         parts: list[str] = []
@@ -623,7 +590,7 @@ class ChatService:
                     conversation=conversation,
                     question=question,
                     earlier=earlier,
-                    learn=learn,
+                    learn=job.learn,
                 )
             except Exception:
                 log.exception("updating memory after the exchange failed")

@@ -22,17 +22,8 @@ class ProfilePublic(BaseModel):
     language: str
 
 
-class WeakTopicPublic(BaseModel):
-    topic_id: str
-    name: str
-    subject: str
-    score: float
-    updated_at: datetime
-    reason: str | None = None
-
-
 class MemoryPublic(BaseModel):
-    weak_topics: list[WeakTopicPublic]
+    weak_topics: list[WeakTopicView]
 
 
 class UserPublic(BaseModel):
@@ -56,9 +47,7 @@ class UserPublic(BaseModel):
             org_id=str(user.org_id),
             profile=ProfilePublic(**user.profile.model_dump()),
             preferred_provider=user.preferred_provider,
-            memory=MemoryPublic(
-                weak_topics=[WeakTopicPublic(**w.model_dump()) for w in weak_topics]
-            ),
+            memory=MemoryPublic(weak_topics=list(weak_topics)),
             disabled=user.disabled,
             created_at=user.created_at,
             updated_at=user.updated_at,
