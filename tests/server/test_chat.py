@@ -672,3 +672,24 @@ async def test_deleting_a_conversation_stops_its_running_reply(
     assert exchange.generation.stop_reason == "aborted"
     assert len(exchange.generation.events) < len(CHUNKS)
     assert await Message.find({"conversation_id": PydanticObjectId(conv)}).count() == 0
+
+
+@pytest.mark.parametrize("body", [{"provider": "skynet"}, {"provider": 1}, {"$set": {"x": 1}}])
+async def test_bad_regenerate_bodies_are_422_and_start_nothing(
+    api: Api, body: dict[str, Any]
+) -> None:
+    me = await api.register()
+    conv = await new_conversation(api.client, me["auth"])
+    sent = await api.client.post(
+        f"/api/v1/conversations/{conv}/messages",
+        json=message_body("What is a vector?", provider="offline"),
+        headers=me["auth"],
+    )
+    reply_id = sent.json()["assistant_message"]["id"]
+    response = await api.client.post(
+        f"/api/v1/conversations/{conv}/messages/{reply_id}/regenerate",
+        json=body,
+        headers=me["auth"],
+    )
+    assert response.status_code == 422
+    assert await Message.find({"conversation_id": PydanticObjectId(conv)}).count() == 2
