@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from beanie import PydanticObjectId
 
@@ -19,6 +20,7 @@ from server.config import Settings
 from tests.ai_router.fakes import Behaviour, FakeVendors
 from tests.conftest import Api, LiveServer, free_port, make_settings, vendor_settings
 from tests.server.chat_helpers import (
+    SseStream,
     message_body,
     new_conversation,
     parse_sse,
@@ -293,33 +295,50 @@ async def test_sse_client_that_disconnects_still_leaves_a_complete_reply(
     assert "openai" not in fakes.disconnects  # the upstream was read to its end
 
 
+async def _stream_and_abort(
+    live: LiveServer,
+    abort_via: httpx.AsyncClient | None,
+    conv: str,
+    auth: dict[str, str],
+    content: str,
+    *,
+    after_tokens: int,
+) -> tuple[SseStream, httpx.Response]:
+    """Streams a send on the live instance and aborts it after `after_tokens` tokens, through
+    `abort_via` (another instance) or the live one; returns the whole stream and the abort."""
+    async with live.client() as client:
+        async with client.stream(
+            "POST",
+            f"/api/v1/conversations/{conv}/messages",
+            json=message_body(content, provider="openai"),
+            headers=sse_headers(auth),
+        ) as response:
+            buffer = ""
+            aborted: httpx.Response | None = None
+            async for chunk in response.aiter_text():
+                buffer += chunk
+                seen = parse_sse(buffer.rsplit("\n\n", 1)[0] + "\n\n")
+                if aborted is None and len(seen.named("assistant:token")) >= after_tokens:
+                    message_id = seen.named("assistant:start")[0]["message_id"]
+                    aborted = await (abort_via or client).post(
+                        f"/api/v1/conversations/{conv}/messages/{message_id}/abort",
+                        headers=auth,
+                    )
+    assert aborted is not None, "the stream ended before the abort"
+    return parse_sse(buffer), aborted
+
+
 async def test_abort_stops_the_reply_and_keeps_the_partial_text(
     live: LiveServer, api: Api, fakes: FakeVendors
 ) -> None:
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
     me = await api.register()
     conv = await new_conversation(api.client, me["auth"])
-    async with live.client() as client:
-        async with client.stream(
-            "POST",
-            f"/api/v1/conversations/{conv}/messages",
-            json=message_body("What is work done by friction?", provider="openai"),
-            headers=sse_headers(me["auth"]),
-        ) as response:
-            buffer = ""
-            aborted: Any = None
-            async for chunk in response.aiter_text():
-                buffer += chunk
-                stream = parse_sse(buffer.rsplit("\n\n", 1)[0] + "\n\n")
-                if aborted is None and len(stream.named("assistant:token")) >= 2:
-                    message_id = stream.named("assistant:start")[0]["message_id"]
-                    aborted = await client.post(
-                        f"/api/v1/conversations/{conv}/messages/{message_id}/abort",
-                        headers=me["auth"],
-                    )
+    stream, aborted = await _stream_and_abort(
+        live, None, conv, me["auth"], "What is work done by friction?", after_tokens=2
+    )
     assert aborted is not None and aborted.status_code == 200, aborted
     assert aborted.json()["status"] == "aborted"
-    stream = parse_sse(buffer)
     end = stream.named("assistant:end")[0]
     assert end["status"] == "aborted"
     reply = await _stored(end["message_id"])
@@ -340,25 +359,10 @@ async def test_abort_through_another_instance_stops_the_owner(
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
     me = await api.register()
     conv = await new_conversation(api.client, me["auth"])
-    async with live.client() as client:
-        async with client.stream(
-            "POST",
-            f"/api/v1/conversations/{conv}/messages",
-            json=message_body("Explain torque again", provider="openai"),
-            headers=sse_headers(me["auth"]),
-        ) as response:
-            buffer = ""
-            async for chunk in response.aiter_text():
-                buffer += chunk
-                stream = parse_sse(buffer.rsplit("\n\n", 1)[0] + "\n\n")
-                if len(stream.named("assistant:token")) == 3:
-                    message_id = stream.named("assistant:start")[0]["message_id"]
-                    other = await api.client.post(
-                        f"/api/v1/conversations/{conv}/messages/{message_id}/abort",
-                        headers=me["auth"],
-                    )
-                    assert other.status_code == 200
-    stream = parse_sse(buffer)
+    stream, other = await _stream_and_abort(
+        live, api.client, conv, me["auth"], "Explain torque again", after_tokens=3
+    )
+    assert other.status_code == 200
     assert stream.names[-1] == "assistant:end"
     end = stream.named("assistant:end")[0]
     assert end["status"] == "aborted"
