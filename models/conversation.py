@@ -25,6 +25,8 @@ class Conversation(Document):
     # Running digest of the conversation: {subject: {topic slug: learner messages}}, kept with
     # `$inc`; the context builder summarises older turns from it.
     topics_seen: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # Other users who may take part (a study group's conversation); the owner is user_id.
+    member_ids: list[PydanticObjectId] = Field(default_factory=list)
 
     class Settings:
         name = "conversations"

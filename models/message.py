@@ -103,4 +103,10 @@ class Message(Document):
                 partialFilterExpression={"status": "streaming"},
                 name="streaming_stale",
             ),
+            # Serves "replies still streaming in this conversation" (a socket joining it).
+            IndexModel(
+                [("conversation_id", ASCENDING)],
+                partialFilterExpression={"status": "streaming"},
+                name="conversation_streaming",
+            ),
         ]

@@ -1,4 +1,4 @@
-"""`python -m server`: validate settings, then serve on HOST:PORT."""
+"""`python -m server`: validate settings, then serve the API and Socket.IO on HOST:PORT."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ def main() -> None:
             where = ".".join(str(p) for p in err["loc"]) or "settings"
             print(f"starguide: configuration error: {where}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
-    from server.app import create_app
+    from server.app import create_asgi_app
 
     uvicorn.run(
-        create_app(settings),
+        create_asgi_app(settings),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -18,8 +18,10 @@ from fastapi.responses import JSONResponse
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from models import DOCUMENT_MODELS
+from realtime import Gateway
 from server.ai import build_router
 from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
@@ -28,10 +30,11 @@ from server.auth.tokens import TokenCodec
 from server.chat.limits import SendLimiter
 from server.chat.router import router as chat_router
 from server.chat.service import ChatService
+from server.cluster import Cluster
 from server.config import Settings, get_settings
 from server.conversations.router import router as conversations_router
 from server.embedded_db import EmbeddedMongo
-from server.errors import AppError
+from server.errors import AppError, field_errors
 from server.health.router import router as health_router
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
@@ -71,6 +74,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             slug=settings.default_org_slug, name=settings.default_org_name
         )
         storage = limits_storage(settings.redis_url)
+        cluster = Cluster(redis)
+        cleanup.push_async_callback(cluster.aclose)
+        await cluster.start()
+        gateway: Gateway = app.state.gateway
+        # Registered before the chat service, so it closes after it and flushes its last events.
+        cleanup.push_async_callback(gateway.aclose)
         ai_router = build_router(settings)
         cleanup.push_async_callback(ai_router.aclose)
         chat = ChatService(
@@ -78,12 +87,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             router=ai_router,
             limiter=SendLimiter(storage=storage, rate=settings.chat_rate_limit),
             taxonomy=load_taxonomy(),
+            cluster=cluster,
         )
         # Closed before the router and the database: running replies record their interruption.
         cleanup.push_async_callback(chat.aclose)
         sweeper = asyncio.create_task(_sweep_forever(chat, settings.chat_stale_stream_seconds))
         cleanup.push_async_callback(_cancel, sweeper)
-        app.state.ctx = AppState(
+        state = AppState(
             settings=settings,
             mongo=mongo,
             db=db,
@@ -109,7 +119,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             ai_router=ai_router,
             chat=chat,
+            cluster=cluster,
+            notifier=gateway,
         )
+        await gateway.start(state)
+        app.state.ctx = state
         log.info(
             "starguide ready",
             extra={
@@ -147,14 +161,6 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(request, exc)
 
 
-def _field_errors(errors: Any) -> list[dict[str, Any]]:
-    fields = []
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        fields.append({"field": ".".join(loc), "message": err.get("msg"), "type": err.get("type")})
-    return fields
-
-
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
@@ -165,7 +171,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             "The request is invalid.",
             code="validation_error",
             status=422,
-            details={"fields": jsonable_encoder(_field_errors(errors))},
+            details={"fields": jsonable_encoder(field_errors(errors))},
         )
     return _error_response(request, error)
 
@@ -200,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.gateway = Gateway(settings)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -217,3 +224,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (auth_router, users_router, conversations_router, chat_router):
         app.include_router(router, prefix=API_PREFIX)
     return app
+
+
+def create_asgi_app(settings: Settings | None = None) -> ASGIApp:
+    """What `python -m server` serves: the API, with the Socket.IO gateway at /socket.io."""
+    app = create_app(settings)
+    gateway: Gateway = app.state.gateway
+    return gateway.asgi(app)

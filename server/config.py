@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     # A reply still "streaming" this long after its last write lost its process: marked failed.
     chat_stale_stream_seconds: int = Field(default=120, ge=10)
 
+    # Socket.IO. Frames above the cap close the connection (a message is at most 8,000 chars).
+    socket_max_frame_bytes: int = Field(default=65_536, ge=4096)
+    # How long a reply's events stay replayable for `stream:resume` after its last event.
+    socket_replay_ttl_seconds: int = Field(default=600, ge=10)
+    # A socket's presence lapses this long after its instance stopped refreshing it.
+    presence_ttl_seconds: int = Field(default=60, ge=5)
+    # A repeated `typing: true` within this window is not relayed again.
+    typing_debounce_seconds: float = Field(default=2.0, ge=0)
+
     default_org_slug: str = "default"
     default_org_name: str = "StarGuide"
 

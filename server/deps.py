@@ -25,8 +25,9 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-async def user_from_access_token(state: AppState, token: str) -> User:
-    """Shared by REST and the socket gateway: a valid access token of an enabled user."""
+async def authenticate(state: AppState, token: str) -> tuple[User, dict[str, Any]]:
+    """Shared by REST and the socket gateway: a valid access token of an enabled user, with
+    its claims (the gateway keeps `exp` and the login session `fid`)."""
     claims = state.tokens.decode(token, expected_type="access")
     try:
         user_id = PydanticObjectId(claims["sub"])
@@ -35,6 +36,11 @@ async def user_from_access_token(state: AppState, token: str) -> User:
     user = await User.get(user_id)
     if user is None or user.disabled:
         raise Unauthorized("The account is not available.", code="invalid_token")
+    return user, claims
+
+
+async def user_from_access_token(state: AppState, token: str) -> User:
+    user, _ = await authenticate(state, token)
     return user
 
 

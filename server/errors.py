@@ -33,7 +33,19 @@ class AppError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
     def to_ack(self) -> dict[str, Any]:
-        return {"ok": False, "error": {"code": self.code, "message": self.message}}
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"ok": False, "error": error}
+
+
+def field_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic's errors as `details.fields`: where, what, and the error type."""
+    fields = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        fields.append({"field": ".".join(loc), "message": err.get("msg"), "type": err.get("type")})
+    return fields
 
 
 class ValidationFailed(AppError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from limits.aio.storage import Storage
 from pymongo import AsyncMongoClient
@@ -15,8 +15,15 @@ from server.auth.passwords import Passwords
 from server.auth.throttle import LoginThrottle
 from server.auth.tokens import TokenCodec
 from server.chat.service import ChatService
+from server.cluster import Cluster
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
+
+
+class Notifier(Protocol):
+    """Live events to one user's sockets on every instance (the socket gateway)."""
+
+    async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -32,3 +39,5 @@ class AppState:
     login_throttle: LoginThrottle
     ai_router: AIRouter
     chat: ChatService
+    cluster: Cluster
+    notifier: Notifier

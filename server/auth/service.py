@@ -22,7 +22,8 @@ from server.users.schemas import UserPublic
 async def _issue_pair(*, state: AppState, user: User, family_id: str) -> AuthResponse:
     assert user.id is not None
     subject = str(user.id)
-    access = state.tokens.issue(subject=subject, token_type="access", role=user.role)
+    # `fid` ties the access token to its login session: logging out ends that device's sockets.
+    access = state.tokens.issue(subject=subject, token_type="access", role=user.role, fid=family_id)
     refresh = state.tokens.issue(subject=subject, token_type="refresh")
     await RefreshToken(
         token_hash=hash_token(refresh.token),
@@ -117,6 +118,7 @@ async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
         if stored.used_at is not None or stored.revoked_at is not None:
             # A spent token presented again means it leaked: end every session of that family.
             await revoke_family(family_id=stored.family_id)
+            await end_sockets(state, user_id=stored.user_id, family_id=stored.family_id)
             await audit_service.record(
                 action="auth.refresh_reuse",
                 outcome="failure",
@@ -138,3 +140,19 @@ async def logout(*, state: AppState, refresh_token: str) -> None:
     stored = await RefreshToken.find_one(RefreshToken.token_hash == hash_token(refresh_token))
     if stored is not None:
         await revoke_family(family_id=stored.family_id)
+        await end_sockets(
+            state, user_id=stored.user_id, family_id=stored.family_id, reason="logged_out"
+        )
+
+
+async def end_sockets(
+    state: AppState,
+    *,
+    user_id: PydanticObjectId,
+    family_id: str | None = None,
+    reason: str = "revoked",
+) -> None:
+    """Disconnects the user's sockets on every instance: one login session's, or all of them."""
+    await state.cluster.publish(
+        "disconnect_user", {"user_id": str(user_id), "family_id": family_id, "reason": reason}
+    )

@@ -48,6 +48,19 @@ async def get_owned(*, user: User, conversation_id: str) -> Conversation:
     return found
 
 
+async def get_accessible(*, user: User, conversation_id: str) -> Conversation:
+    """The caller's own conversation or one they are a member of (a group's): live events."""
+    query = {
+        "_id": parse_id(conversation_id),
+        "org_id": user.org_id,
+        "$or": [{"user_id": user.id}, {"member_ids": user.id}],
+    }
+    found = await Conversation.find_one(query)
+    if found is None:
+        raise _not_found()
+    return found
+
+
 async def list_page(
     *, user: User, limit: int, cursor: str | None, archived: bool | None
 ) -> tuple[list[Conversation], str | None]:

@@ -1,12 +1,16 @@
-"""The learner's own profile."""
+"""The learner's own profile, and the account switches admins use."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from beanie import PydanticObjectId
+
 from models import User
 from models.common import utcnow
+from server.auth import service as auth_service
 from server.errors import ValidationFailed
+from server.state import AppState
 from server.users.schemas import ProfileUpdate, UserUpdate
 
 _REQUIRED_PROFILE_FIELDS = {"display_name", "timezone", "language"}
@@ -38,3 +42,18 @@ async def update_me(*, user: User, update: UserUpdate) -> User:
     refreshed = await User.get(user.id)
     assert refreshed is not None
     return refreshed
+
+
+async def set_disabled(*, state: AppState, user_id: PydanticObjectId, disabled: bool) -> bool:
+    """Disables (or re-enables) an account. Disabling ends every session at once: refresh
+    tokens are revoked and the user's sockets on every instance are disconnected; REST
+    requests are refused because each one reloads the user. Returns whether the user exists."""
+    result = await User.get_pymongo_collection().update_one(
+        {"_id": user_id}, {"$set": {"disabled": disabled, "updated_at": utcnow()}}
+    )
+    if result.matched_count == 0:
+        return False
+    if disabled:
+        await auth_service.revoke_all_for_user(user_id=user_id)
+        await auth_service.end_sockets(state, user_id=user_id, reason="disabled")
+    return True
