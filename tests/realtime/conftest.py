@@ -161,12 +161,16 @@ class Device:
         changed.set()
 
     async def connect(
-        self, server: ServerProcess, token: str | None, *, origin: str | None = APP_ORIGIN
+        self, server: ServerProcess | str, token: str | None, *, origin: str | None = APP_ORIGIN
     ) -> Device:
         headers = {"Origin": origin} if origin else {}
         auth = {"token": token} if token is not None else None
         await self.sio.connect(
-            server.url, auth=auth, headers=headers, transports=["websocket"], wait_timeout=10
+            server if isinstance(server, str) else server.url,
+            auth=auth,
+            headers=headers,
+            transports=["websocket"],
+            wait_timeout=10,
         )
         return self
 
