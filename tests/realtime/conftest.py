@@ -161,7 +161,12 @@ class Device:
         changed.set()
 
     async def connect(
-        self, server: ServerProcess | str, token: str | None, *, origin: str | None = APP_ORIGIN
+        self,
+        server: ServerProcess | str,
+        token: str | None,
+        *,
+        origin: str | None = APP_ORIGIN,
+        transports: tuple[str, ...] = ("websocket",),
     ) -> Device:
         headers = {"Origin": origin} if origin else {}
         auth = {"token": token} if token is not None else None
@@ -220,6 +225,9 @@ class Device:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        http = getattr(self.sio.eio, "http", None)  # left open by a refused connection
+        if http is not None and not http.closed:
+            await http.close()
 
 
 @pytest.fixture

@@ -108,6 +108,24 @@ async def test_foreign_origin_is_refused_and_listed_origin_accepted(
     assert friend.sio.connected
 
 
+async def test_a_browser_client_on_long_polling_then_websocket_works(
+    server: ServerProcess, learner: Learner, devices: Callable[[], Device]
+) -> None:
+    """socket.io-client's default: HTTP long-polling first, then the websocket upgrade."""
+    conversation_id = await learner.conversation()
+    browser = await devices().connect(
+        server, learner.access_token, transports=("polling", "websocket")
+    )
+    ack = await send(browser, conversation_id, "What is the unit of impulse?")
+    end = await browser.wait_end(ack["assistant_message_id"])
+    assert_stream(browser, ack["assistant_message_id"], end)
+    stranger = devices()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await stranger.connect(
+            server, learner.access_token, origin="http://evil.test", transports=("polling",)
+        )
+
+
 async def test_unknown_event_and_bad_payloads_get_error_acks(
     server: ServerProcess, learner: Learner, devices: Callable[[], Device]
 ) -> None:
