@@ -206,6 +206,8 @@ class Gateway:
     # ---- connection -----------------------------------------------------------------------
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
+        if isinstance(token, str) and token[:7].lower() == "bearer ":
+            token = token[7:].strip()  # tolerated: some clients send the header's form
         if not isinstance(token, str) or not token:
             raise socketio.exceptions.ConnectionRefusedError(
                 "An access token is required in auth.token.", {"code": "missing_token"}

@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from tests.realtime.conftest import Device, ServerProcess, add_member, assert_stream, register
+from tests.realtime.conftest import (
+    Device,
+    Learner,
+    ServerProcess,
+    add_member,
+    assert_stream,
+    register,
+)
 
 QUESTION = "Derive the time period of a simple pendulum and say where the approximation fails."
 
@@ -30,15 +37,23 @@ async def pair(
     await asyncio.gather(a.stop(), b.stop())
 
 
-async def test_send_on_one_instance_streams_to_the_other(
+async def laptop_on_a_phone_on_b(
     pair: tuple[ServerProcess, ServerProcess], devices: Callable[[], Device]
-) -> None:
+) -> tuple[Learner, str, Device, Device]:
+    """One learner, one conversation; a laptop on instance A, a phone on B that joined it."""
     a, b = pair
     learner = await register(a)
     conversation_id = await learner.conversation()
     laptop = await devices().connect(a, learner.access_token)
     phone = await devices().connect(b, learner.access_token)
     assert (await phone.call("conversation:join", {"conversation_id": conversation_id}))["ok"]
+    return learner, conversation_id, laptop, phone
+
+
+async def test_send_on_one_instance_streams_to_the_other(
+    pair: tuple[ServerProcess, ServerProcess], devices: Callable[[], Device]
+) -> None:
+    learner, conversation_id, laptop, phone = await laptop_on_a_phone_on_b(pair, devices)
     ack = await laptop.call(
         "message:send",
         {"conversation_id": conversation_id, "client_message_id": "c1", "content": QUESTION},
@@ -61,12 +76,7 @@ async def test_send_on_one_instance_streams_to_the_other(
 async def test_abort_from_the_other_instance_stops_the_generation_at_once(
     pair: tuple[ServerProcess, ServerProcess], devices: Callable[[], Device]
 ) -> None:
-    a, b = pair
-    learner = await register(a)
-    conversation_id = await learner.conversation()
-    laptop = await devices().connect(a, learner.access_token)
-    phone = await devices().connect(b, learner.access_token)
-    await phone.call("conversation:join", {"conversation_id": conversation_id})
+    learner, conversation_id, laptop, phone = await laptop_on_a_phone_on_b(pair, devices)
     ack = await laptop.call(
         "message:send", {"conversation_id": conversation_id, "content": QUESTION}
     )

@@ -97,6 +97,14 @@ async def test_connect_with_bad_token_is_refused(
     assert not device.sio.connected
 
 
+async def test_token_in_the_bearer_form_is_accepted(
+    server: ServerProcess, learner: Learner, devices: Callable[[], Device]
+) -> None:
+    device = await devices().connect(server, f"Bearer {learner.access_token}")
+    join = await device.call("conversation:join", {"conversation_id": await learner.conversation()})
+    assert join["ok"] is True
+
+
 async def test_foreign_origin_is_refused_and_listed_origin_accepted(
     server: ServerProcess, learner: Learner, devices: Callable[[], Device]
 ) -> None:
