@@ -9,6 +9,7 @@ from models.learner_topic import LearnerTopic, SignalCounts
 from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
 from models.organization import Organization
 from models.refresh_token import RefreshToken
+from models.study_group import GroupMember, StudyGroup
 from models.user import Profile, User
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -20,6 +21,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AuditLog,
     LearnerTopic,
     AiUsageDay,
+    StudyGroup,
 ]
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "AuditLog",
     "Conversation",
     "GenerationMeta",
+    "GroupMember",
     "LearnerTopic",
     "Message",
     "MessageError",
@@ -36,6 +39,7 @@ __all__ = [
     "Profile",
     "RefreshToken",
     "SignalCounts",
+    "StudyGroup",
     "TopicRef",
     "Usage",
     "User",

@@ -304,7 +304,7 @@ class Gateway:
     async def _send(self, session: _Session, payload: SendPayload) -> dict[str, Any]:
         user = await self._user(session)
         chat = self.state.chat
-        conversation = await conversations.get_owned(
+        conversation = await conversations.get_accessible(
             user=user, conversation_id=payload.conversation_id
         )
         conversation_id = str(conversation.id)

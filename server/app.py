@@ -35,6 +35,7 @@ from server.config import Settings, get_settings
 from server.conversations.router import router as conversations_router
 from server.embedded_db import EmbeddedMongo
 from server.errors import AppError, field_errors
+from server.groups.router import router as groups_router
 from server.health.router import router as health_router
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
@@ -221,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX)
-    for router in (auth_router, users_router, conversations_router, chat_router):
+    for router in (auth_router, users_router, conversations_router, chat_router, groups_router):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

@@ -206,7 +206,9 @@ class ChatService:
 
     # ---- entry points -------------------------------------------------------------------
     async def send(self, *, user: User, conversation_id: str, body: SendMessage) -> Exchange:
-        conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
+        conversation = await conversations.get_accessible(
+            user=user, conversation_id=conversation_id
+        )
         if body.client_message_id is None:
             return await self._send_new(user, conversation, body)
         # Duplicates arriving together in this process wait for the first one instead of each
@@ -275,7 +277,9 @@ class ChatService:
         self, *, user: User, conversation_id: str, message_id: str, provider: str | None = None
     ) -> Exchange:
         """A new reply to the same learner message: a sibling of the old one (same parent)."""
-        conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
+        conversation = await conversations.get_accessible(
+            user=user, conversation_id=conversation_id
+        )
         target = await self._message_in(conversation, message_id)
         if target.role == "assistant":
             if target.parent_id is None:
@@ -314,7 +318,9 @@ class ChatService:
 
     async def abort(self, *, user: User, conversation_id: str, message_id: str) -> Message:
         """Stops a reply being generated; a reply that has already ended is returned as is."""
-        conversation = await conversations.get_owned(user=user, conversation_id=conversation_id)
+        conversation = await conversations.get_accessible(
+            user=user, conversation_id=conversation_id
+        )
         return await self._abort(await self._message_in(conversation, message_id))
 
     async def abort_reply(self, *, user: User, message_id: str) -> Message:

@@ -41,7 +41,7 @@ async def create_conversation(body: ConversationCreate, user: CurrentUser) -> Co
 
 @router.get("/{conversation_id}")
 async def get_conversation(conversation_id: str, user: CurrentUser) -> ConversationPublic:
-    doc = await service.get_owned(user=user, conversation_id=conversation_id)
+    doc = await service.get_accessible(user=user, conversation_id=conversation_id)
     return ConversationPublic.from_doc(doc)
 
 

@@ -1,4 +1,5 @@
-"""Conversations a learner owns; every lookup is scoped to the caller's user and organization."""
+"""Conversations: every lookup is scoped to the caller's organization and to the owner (or, to
+read and chat, a member: a study group's conversation). Only the owner renames or deletes."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ async def delete(*, user: User, conversation_id: str) -> None:
 async def list_messages(
     *, user: User, conversation_id: str, limit: int, before: str | None
 ) -> tuple[list[Message], str | None]:
-    conversation = await get_owned(user=user, conversation_id=conversation_id)
+    conversation = await get_accessible(user=user, conversation_id=conversation_id)
     query: dict[str, Any] = {"conversation_id": conversation.id}
     if before:
         query |= older_than("created_at", before)

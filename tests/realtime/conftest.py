@@ -266,3 +266,17 @@ async def add_member(
         assert result.modified_count == 1
     finally:
         await client.close()
+
+
+async def set_role(server: ServerProcess, mongo_url: str, user_id: str, role: str) -> None:
+    from bson import ObjectId
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        result = await client[server.env["MONGODB_DB"]]["users"].update_one(
+            {"_id": ObjectId(user_id)}, {"$set": {"role": role}}
+        )
+        assert result.matched_count == 1
+    finally:
+        await client.close()

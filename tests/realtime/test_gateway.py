@@ -19,6 +19,7 @@ from tests.realtime.conftest import (
     add_member,
     assert_stream,
     register,
+    set_role,
 )
 
 QUESTION = "Explain Newton's second law with a worked example of a block on an incline."
@@ -496,3 +497,30 @@ async def test_presence_and_typing_reach_other_members_only(
         {"conversation_id": conversation_id, "user_id": member.id, "status": "offline"}
     ]
     assert outsider_device.events == []
+
+
+async def test_a_members_message_in_a_study_group_fans_out_to_the_mentor(
+    server: ServerProcess, mongo_url: str, devices: Callable[[], Device]
+) -> None:
+    mentor, member = await register(server), await register(server)
+    await set_role(server, mongo_url, mentor.id, "mentor")
+    async with server.rest() as client:
+        created = await client.post("/groups", json={"name": "NEET batch"}, headers=mentor.headers)
+        assert created.status_code == 201, created.text
+        group = created.json()
+        joined = await client.post(
+            "/groups/join", json={"invite_code": group["invite_code"]}, headers=member.headers
+        )
+        assert joined.status_code == 200
+    conversation_id = group["conversation_id"]
+    mentor_device = await devices().connect(server, mentor.access_token)
+    member_device = await devices().connect(server, member.access_token)
+    assert (await mentor_device.call("conversation:join", {"conversation_id": conversation_id}))[
+        "ok"
+    ]
+    ack = await send(member_device, conversation_id, "Why do enzymes denature at high heat?")
+    end = await mentor_device.wait_end(ack["assistant_message_id"])
+    assert end["status"] == "complete"
+    new = mentor_device.named("message:new")
+    assert [(m["id"], m["author_id"]) for m in new] == [(ack["message_id"], member.id)]
+    assert_stream(mentor_device, ack["assistant_message_id"], end)

@@ -1,0 +1,56 @@
+"""Study group routes; thin, the rules are in the service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from server.deps import CurrentUser
+from server.groups import service
+from server.groups.schemas import GroupCreate, GroupJoin, GroupPage, GroupPublic
+
+router = APIRouter(prefix="/groups", tags=["study groups"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a study group (mentors and admins) with its shared conversation",
+)
+async def create_group(body: GroupCreate, user: CurrentUser) -> GroupPublic:
+    group = await service.create(user=user, body=body)
+    return GroupPublic.from_doc(group, show_code=True)
+
+
+@router.get("", summary="The caller's study groups, newest first")
+async def list_groups(
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> GroupPage:
+    groups, next_cursor = await service.list_mine(user=user, limit=limit, cursor=cursor)
+    items = [GroupPublic.from_doc(g, show_code=service.can_manage(user, g)) for g in groups]
+    return GroupPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/join", summary="Join a study group of your organization with its invite code")
+async def join_group(body: GroupJoin, user: CurrentUser) -> GroupPublic:
+    group = await service.join(user=user, body=body)
+    return GroupPublic.from_doc(group, show_code=service.can_manage(user, group))
+
+
+@router.get("/{group_id}", summary="A study group (members and the organization's admins)")
+async def get_group(group_id: str, user: CurrentUser) -> GroupPublic:
+    group = await service.get_visible(user=user, group_id=group_id)
+    return GroupPublic.from_doc(group, show_code=service.can_manage(user, group))
+
+
+@router.delete(
+    "/{group_id}/members/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Leave a study group",
+)
+async def leave_group(group_id: str, user: CurrentUser) -> Response:
+    await service.leave(user=user, group_id=group_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,119 @@
+"""Study groups. Membership changes are single conditional updates (join twice: one member),
+and the group conversation's `member_ids` follows them, so members can join it live."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from beanie import PydanticObjectId, SortDirection
+from bson.errors import InvalidId
+from pymongo.errors import DuplicateKeyError
+
+from models import Conversation, StudyGroup, User
+from models.study_group import GroupMember
+from server.errors import Conflict, Forbidden, NotFound
+from server.groups.schemas import GroupCreate, GroupJoin
+from server.pagination import encode_cursor, older_than
+
+_CODE_BYTES = 6  # 8 URL-safe characters: 2^48 codes, unguessable at any sane request rate
+
+
+def _not_found() -> NotFound:
+    return NotFound("Study group not found.", code="group_not_found")
+
+
+def can_manage(user: User, group: StudyGroup) -> bool:
+    """Mentors of the group and admins of its organization see the invite code."""
+    if user.role == "admin" and user.org_id == group.org_id:
+        return True
+    return any(m.user_id == user.id and m.role == "mentor" for m in group.members)
+
+
+async def create(*, user: User, body: GroupCreate) -> StudyGroup:
+    if user.role not in ("mentor", "admin"):
+        raise Forbidden("Only mentors and admins create study groups.", code="forbidden")
+    assert user.id is not None
+    # The conversation first: a crash before the group leaves an empty conversation, never a
+    # group whose conversation is missing.
+    conversation = await Conversation(
+        user_id=user.id, org_id=user.org_id, title=body.name, title_set_by_user=True
+    ).insert()
+    assert conversation.id is not None
+    for _ in range(5):
+        group = StudyGroup(
+            org_id=user.org_id,
+            name=body.name,
+            created_by=user.id,
+            members=[GroupMember(user_id=user.id, role="mentor")],
+            invite_code=secrets.token_urlsafe(_CODE_BYTES),
+            conversation_id=conversation.id,
+        )
+        try:
+            return await group.insert()
+        except DuplicateKeyError:
+            continue  # an invite code collision: draw another
+    raise Conflict("Could not allocate an invite code; try again.", code="invite_code_taken")
+
+
+async def join(*, user: User, body: GroupJoin) -> StudyGroup:
+    """Idempotent: the filter refuses a second copy of the member, so racing joins add one."""
+    assert user.id is not None
+    collection = StudyGroup.get_pymongo_collection()
+    member = GroupMember(user_id=user.id, role="member").model_dump()
+    scope = {"invite_code": body.invite_code, "org_id": user.org_id}
+    await collection.update_one(
+        scope | {"members.user_id": {"$ne": user.id}}, {"$push": {"members": member}}
+    )
+    group = await StudyGroup.find_one(scope)
+    if group is None:
+        raise _not_found()
+    # Also re-run by a repeated join, which repairs a crash between the two writes.
+    await Conversation.get_pymongo_collection().update_one(
+        {"_id": group.conversation_id}, {"$addToSet": {"member_ids": user.id}}
+    )
+    return group
+
+
+async def get_visible(*, user: User, group_id: str) -> StudyGroup:
+    """A member's group, or any group of an admin's organization; otherwise not found."""
+    try:
+        oid = PydanticObjectId(group_id)
+    except (InvalidId, TypeError, ValueError) as exc:
+        raise _not_found() from exc
+    query: dict[str, Any] = {"_id": oid, "org_id": user.org_id}
+    if user.role != "admin":
+        query["members.user_id"] = user.id
+    group = await StudyGroup.find_one(query)
+    if group is None:
+        raise _not_found()
+    return group
+
+
+async def leave(*, user: User, group_id: str) -> None:
+    group = await get_visible(user=user, group_id=group_id)
+    if group.created_by == user.id:
+        raise Conflict("The group's creator cannot leave it.", code="owner_cannot_leave")
+    await StudyGroup.get_pymongo_collection().update_one(
+        {"_id": group.id}, {"$pull": {"members": {"user_id": user.id}}}
+    )
+    await Conversation.get_pymongo_collection().update_one(
+        {"_id": group.conversation_id}, {"$pull": {"member_ids": user.id}}
+    )
+
+
+async def list_mine(
+    *, user: User, limit: int, cursor: str | None
+) -> tuple[list[StudyGroup], str | None]:
+    query: dict[str, Any] = {"members.user_id": user.id}
+    if cursor:
+        query |= older_than("created_at", cursor)
+    docs = (
+        await StudyGroup.find(query)
+        .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
+        .limit(limit + 1)
+        .to_list()
+    )
+    page, more = docs[:limit], len(docs) > limit
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
+    return page, next_cursor
