@@ -1,8 +1,11 @@
-"""Room delivery with two per-socket exceptions, applied where each instance delivers locally.
+"""Room delivery with per-socket exceptions, applied where each instance delivers locally.
 
-python-socketio sends a room emit to every member. Two events must skip some members:
+python-socketio sends a room emit to every member. Some events must skip some members:
 - a socket replaying a reply with `stream:resume` gets that reply's events from its replay
   task only, in order and once, so the room's live copies are skipped for it;
+- a socket that joined a conversation while a reply was streaming does not get that reply's
+  tokens from the room (it starts mid-way, so they would have a gap); it gets its end, or all
+  of it in order once it resumes the reply;
 - `typing` never goes back to the typist's own sockets.
 
 Every instance applies this when it delivers to its own sockets, which is the only place that
@@ -32,6 +35,7 @@ class DeliveryFilter:
 
     def __init__(self) -> None:
         self.replaying: dict[str, set[str]] = {}  # reply id -> sids replaying it
+        self.joined_midway: dict[str, set[str]] = {}  # reply id -> sids that joined mid-reply
         self.user_sids: dict[str, set[str]] = {}  # user id -> this instance's sids
 
     def skipped(self, event: str, data: Any, room: Any) -> set[str]:
@@ -40,10 +44,24 @@ class DeliveryFilter:
         if not isinstance(data, dict):
             return set()
         if event.startswith("assistant:"):
-            return self.replaying.get(str(data.get("message_id")), set())
+            message_id = str(data.get("message_id"))
+            replaying = self.replaying.get(message_id, set())
+            if event == "assistant:token":
+                return replaying | self.joined_midway.get(message_id, set())
+            if event in ("assistant:end", "assistant:error"):
+                self.joined_midway.pop(message_id, None)  # nothing of it follows
+            return replaying
         if event == "typing":
             return self.user_sids.get(str(data.get("user_id")), set())
         return set()
+
+
+    def forget(self, sid: str) -> None:
+        for table in (self.replaying, self.joined_midway):
+            for message_id in [m for m, sids in table.items() if sid in sids]:
+                table[message_id].discard(sid)
+                if not table[message_id]:
+                    del table[message_id]
 
 
 class _FilteredDelivery(socketio.AsyncManager):

@@ -235,9 +235,9 @@ class Gateway:
             return
         if session.timer is not None:
             session.timer.cancel()
-        for message_id, task in list(session.replays.items()):
+        for task in session.replays.values():
             task.cancel()
-            self._unmark_replay(message_id, sid, force=True)
+        self.delivery.forget(sid)
         sids = self.delivery.user_sids.get(session.user_id)
         if sids is not None:
             sids.discard(sid)
@@ -285,14 +285,19 @@ class Gateway:
             user=user, conversation_id=payload.conversation_id
         )
         conversation_id = str(conversation.id)
-        await self._enter(session, conversation_id)
-        streaming = Message.get_pymongo_collection().find(
+        cursor = Message.get_pymongo_collection().find(
             {"conversation_id": conversation.id, "status": "streaming"}, {"_id": 1}
         )
+        streaming = [str(doc["_id"]) async for doc in cursor]
+        if conversation_id not in session.conversations:
+            # Marked before entering the room: none of their tokens can arrive out of order.
+            for message_id in streaming:
+                self.delivery.joined_midway.setdefault(message_id, set()).add(session.sid)
+        await self._enter(session, conversation_id)
         return {
             "conversation_id": conversation_id,
             "online": await self._presence.online(conversation_id),
-            "streaming": [str(doc["_id"]) async for doc in streaming],
+            "streaming": streaming,
         }
 
     async def _leave(self, session: _Session, payload: ConversationRef) -> dict[str, Any]:
@@ -347,6 +352,9 @@ class Gateway:
         if previous is not None:
             previous.cancel()
         self.delivery.replaying.setdefault(message_id, set()).add(session.sid)
+        midway = self.delivery.joined_midway.get(message_id)
+        if midway is not None:
+            midway.discard(session.sid)  # the replay covers it now
         session.replays[message_id] = asyncio.create_task(
             self._replay_to(session, message_id, payload.last_seq), name=f"replay:{message_id}"
         )
@@ -495,9 +503,9 @@ class Gateway:
                     _REPLAY_GRACE_SECONDS, self._unmark_replay, message_id, sid
                 )
 
-    def _unmark_replay(self, message_id: str, sid: str, *, force: bool = False) -> None:
+    def _unmark_replay(self, message_id: str, sid: str) -> None:
         session = self._sessions.get(sid)
-        if not force and session is not None and message_id in session.replays:
+        if session is not None and message_id in session.replays:
             return  # replaying it again
         sids = self.delivery.replaying.get(message_id)
         if sids is not None:
