@@ -2,15 +2,19 @@
 
 from beanie import Document
 
+from models.achievement import Achievement, AchievementCriteria
 from models.ai_usage import AiUsageDay
 from models.audit_log import AuditLog
 from models.conversation import Conversation
 from models.learner_topic import LearnerTopic, SignalCounts
 from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
 from models.organization import Organization
+from models.progress import DayCounters, Progress, StreakState
 from models.refresh_token import RefreshToken
 from models.study_group import GroupMember, StudyGroup
 from models.user import Profile, User
+from models.user_achievement import UserAchievement
+from models.xp_event import XpEvent
 
 DOCUMENT_MODELS: list[type[Document]] = [
     Organization,
@@ -22,14 +26,21 @@ DOCUMENT_MODELS: list[type[Document]] = [
     LearnerTopic,
     AiUsageDay,
     StudyGroup,
+    XpEvent,
+    Progress,
+    Achievement,
+    UserAchievement,
 ]
 
 __all__ = [
     "DOCUMENT_MODELS",
+    "Achievement",
+    "AchievementCriteria",
     "AiUsageDay",
     "AttemptRecord",
     "AuditLog",
     "Conversation",
+    "DayCounters",
     "GenerationMeta",
     "GroupMember",
     "LearnerTopic",
@@ -37,10 +48,14 @@ __all__ = [
     "MessageError",
     "Organization",
     "Profile",
+    "Progress",
     "RefreshToken",
     "SignalCounts",
+    "StreakState",
     "StudyGroup",
     "TopicRef",
     "Usage",
     "User",
+    "UserAchievement",
+    "XpEvent",
 ]

@@ -40,6 +40,9 @@ from server.health.router import router as health_router
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
 from server.orgs import service as orgs_service
+from server.progress.catalog import load_catalog
+from server.progress.router import router as progress_router
+from server.progress.service import ProgressService
 from server.state import AppState
 from server.users.router import router as users_router
 
@@ -92,6 +95,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         # Closed before the router and the database: running replies record their interruption.
         cleanup.push_async_callback(chat.aclose)
+        progress = ProgressService(
+            catalog=load_catalog(),
+            notifier=gateway,
+            daily_goal_xp=settings.daily_goal_xp,
+            chat_xp_daily_messages=settings.chat_xp_daily_messages,
+        )
+        await progress.sync_catalog()
+        # A learner's stored message earns XP and extends the streak, in a task of its own.
+        chat.add_stored_listener(progress.schedule_learner_message)
+        # Closed before the chat service and the gateway: last updates still notify.
+        cleanup.push_async_callback(progress.aclose)
         sweeper = asyncio.create_task(_sweep_forever(chat, settings.chat_stale_stream_seconds))
         cleanup.push_async_callback(_cancel, sweeper)
         state = AppState(
@@ -122,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             chat=chat,
             cluster=cluster,
             notifier=gateway,
+            progress=progress,
         )
         await gateway.start(state)
         app.state.ctx = state
@@ -222,7 +237,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX)
-    for router in (auth_router, users_router, conversations_router, chat_router, groups_router):
+    for router in (
+        auth_router,
+        users_router,
+        conversations_router,
+        chat_router,
+        groups_router,
+        progress_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app
 

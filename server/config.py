@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # A repeated `typing: true` within this window is not relayed again.
     typing_debounce_seconds: float = Field(default=2.0, ge=0)
 
+    # Progress (docs/PROGRESS.md): XP toward the daily goal per local day (chat and quiz XP),
+    # and how many learner messages a day earn chat XP.
+    daily_goal_xp: int = Field(default=10, ge=1)
+    chat_xp_daily_messages: int = Field(default=20, ge=0)
+
     default_org_slug: str = "default"
     default_org_name: str = "StarGuide"
 

@@ -18,6 +18,7 @@ from server.chat.service import ChatService
 from server.cluster import Cluster
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
+from server.progress.service import ProgressService
 
 
 class Notifier(Protocol):
@@ -41,3 +42,4 @@ class AppState:
     chat: ChatService
     cluster: Cluster
     notifier: Notifier
+    progress: ProgressService

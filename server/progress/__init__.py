@@ -1,0 +1,1 @@
+"""Progress: the XP ledger, levels, streaks and achievements (docs/PROGRESS.md)."""
