@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from beanie import Document, SortDirection
 from bson import ObjectId
 from bson.errors import InvalidId
 
@@ -34,3 +35,25 @@ def older_than(field: str, cursor: str) -> dict[str, Any]:
     """Filter for items strictly after the cursor in (field desc, _id desc) order."""
     at, object_id = decode_cursor(cursor)
     return {"$or": [{field: {"$lt": at}}, {field: at, "_id": {"$lt": object_id}}]}
+
+
+D = TypeVar("D", bound=Document)
+
+
+async def newest_first(
+    document: type[D], query: dict[str, Any], field: str, *, limit: int, cursor: str | None
+) -> tuple[list[D], str | None]:
+    """One keyset page in (field desc, _id desc) order, served by an index on the same keys;
+    `next_cursor` is None on the last page."""
+    if cursor:
+        query = query | older_than(field, cursor)
+    docs = (
+        await document.find(query)
+        .sort([(field, SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
+        .limit(limit + 1)
+        .to_list()
+    )
+    if len(docs) <= limit:
+        return docs, None
+    docs = docs[:limit]
+    return docs, encode_cursor(getattr(docs[-1], field), docs[-1].id)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 from bson.errors import InvalidId
 
 from models import Conversation, Message, User
 from models.common import utcnow
 from server.conversations.schemas import ConversationCreate, ConversationUpdate
 from server.errors import NotFound
-from server.pagination import encode_cursor, older_than
+from server.pagination import newest_first
 
 
 def _not_found() -> NotFound:
@@ -68,19 +68,7 @@ async def list_page(
     query: dict[str, Any] = {"user_id": user.id, "org_id": user.org_id}
     if archived is not None:
         query["archived"] = archived
-    if cursor:
-        query |= older_than("updated_at", cursor)
-    docs = (
-        await Conversation.find(query)
-        .sort([("updated_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(limit + 1)
-        .to_list()
-    )
-    next_cursor = None
-    if len(docs) > limit:
-        docs = docs[:limit]
-        next_cursor = encode_cursor(docs[-1].updated_at, docs[-1].id)
-    return docs, next_cursor
+    return await newest_first(Conversation, query, "updated_at", limit=limit, cursor=cursor)
 
 
 async def update(*, user: User, conversation_id: str, body: ConversationUpdate) -> Conversation:
@@ -115,18 +103,8 @@ async def list_messages(
     *, user: User, conversation_id: str, limit: int, before: str | None
 ) -> tuple[list[Message], str | None]:
     conversation = await get_accessible(user=user, conversation_id=conversation_id)
-    query: dict[str, Any] = {"conversation_id": conversation.id}
-    if before:
-        query |= older_than("created_at", before)
-    docs = (
-        await Message.find(query)
-        .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(limit + 1)
-        .to_list()
+    docs, next_cursor = await newest_first(
+        Message, {"conversation_id": conversation.id}, "created_at", limit=limit, cursor=before
     )
-    next_cursor = None
-    if len(docs) > limit:
-        docs = docs[:limit]
-        next_cursor = encode_cursor(docs[-1].created_at, docs[-1].id)
     docs.reverse()  # newest page first, but oldest→newest within it
     return docs, next_cursor

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
@@ -14,7 +14,7 @@ from models import Conversation, StudyGroup, User
 from models.study_group import GroupMember
 from server.errors import Conflict, Forbidden, NotFound
 from server.groups.schemas import GroupCreate, GroupJoin
-from server.pagination import encode_cursor, older_than
+from server.pagination import newest_first
 
 _CODE_BYTES = 6  # 8 URL-safe characters: 2^48 codes, unguessable at any sane request rate
 
@@ -106,14 +106,4 @@ async def list_mine(
     *, user: User, limit: int, cursor: str | None
 ) -> tuple[list[StudyGroup], str | None]:
     query: dict[str, Any] = {"members.user_id": user.id}
-    if cursor:
-        query |= older_than("created_at", cursor)
-    docs = (
-        await StudyGroup.find(query)
-        .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(limit + 1)
-        .to_list()
-    )
-    page, more = docs[:limit], len(docs) > limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
-    return page, next_cursor
+    return await newest_first(StudyGroup, query, "created_at", limit=limit, cursor=cursor)
