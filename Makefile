@@ -36,6 +36,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/router_overhead.py
 	$(PY) bench/chat_stream.py
+	$(PY) bench/socket_fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
