@@ -65,6 +65,11 @@ async def test_joining_is_idempotent_and_race_free(api: Api) -> None:
     members = [str(m.user_id) for m in stored.members]
     assert members.count(learner["user"]["id"]) == 1 and len(members) == 2
     assert answers[0].json()["invite_code"] is None  # learners do not see the code
+    for injected in ({"$ne": ""}, ["x"], 5, "x" * 65):
+        bad = await api.client.post(
+            f"{BASE}/groups/join", json={"invite_code": injected}, headers=learner["auth"]
+        )
+        assert bad.status_code == 422, injected
     unknown = await api.client.post(
         f"{BASE}/groups/join", json={"invite_code": "nope-nope"}, headers=learner["auth"]
     )
