@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import httpx  # noqa: E402
 
 from ai_router.providers.base import ProviderCall  # noqa: E402
 from ai_router.providers.offline_mentor import OfflineProvider  # noqa: E402
+from bench.procstats import free_port, log_tail, pct, pid_alive, proc_cpu  # noqa: E402
 
 MESSAGES = (
     "A block of 2 kg slides down a 30 degree incline with friction 0.2. Find its acceleration.",
@@ -56,12 +56,6 @@ MESSAGES = (
     "I keep confusing mitosis and meiosis. What is the real difference?",
 )
 PASSWORD = "bench-chat-stream-pw-1"  # noqa: S105 - throwaway accounts in a temp database
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def message_for(chat: int) -> str:
@@ -142,41 +136,12 @@ async def run_baseline(args: argparse.Namespace) -> tuple[Phase, float]:
 
 
 # ---- the stack: the server over HTTP --------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def proc_cpu(pid: int) -> float:
-    """utime+stime of `pid` itself in seconds (children not included)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def embedded_db_pid(data_dir: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         return int(json.loads((data_dir / "embedded-mongo.json").read_text())["pid"])
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    # A zombie is dead for our purpose.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2] != "Z"
-    return False
-
-
-def log_tail(path: Path, lines: int = 20) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
 
 
 class Server:
