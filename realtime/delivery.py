@@ -55,7 +55,6 @@ class DeliveryFilter:
             return self.user_sids.get(str(data.get("user_id")), set())
         return set()
 
-
     def forget(self, sid: str) -> None:
         for table in (self.replaying, self.joined_midway):
             for message_id in [m for m, sids in table.items() if sid in sids]:
