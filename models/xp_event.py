@@ -37,4 +37,9 @@ class XpEvent(Document):
             ),
             # Serves a learner's ledger by day (totals rebuilt from the ledger, daily history).
             IndexModel([("user_id", ASCENDING), ("local_day", ASCENDING)], name="user_day"),
+            # Serves the weekly leaderboards' aggregation and their rebuild from the ledger.
+            IndexModel(
+                [("org_id", ASCENDING), ("week", ASCENDING), ("user_id", ASCENDING)],
+                name="org_week_user",
+            ),
         ]

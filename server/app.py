@@ -37,6 +37,8 @@ from server.embedded_db import EmbeddedMongo
 from server.errors import AppError, field_errors
 from server.groups.router import router as groups_router
 from server.health.router import router as health_router
+from server.leaderboard.router import router as leaderboard_router
+from server.leaderboard.service import Leaderboards
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
 from server.orgs import service as orgs_service
@@ -95,9 +97,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         # Closed before the router and the database: running replies record their interruption.
         cleanup.push_async_callback(chat.aclose)
+        leaderboards = Leaderboards(redis)
         progress = ProgressService(
             catalog=load_catalog(),
             notifier=gateway,
+            leaderboards=leaderboards,
             daily_goal_xp=settings.daily_goal_xp,
             chat_xp_daily_messages=settings.chat_xp_daily_messages,
         )
@@ -137,6 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cluster=cluster,
             notifier=gateway,
             progress=progress,
+            leaderboards=leaderboards,
         )
         await gateway.start(state)
         app.state.ctx = state
@@ -244,6 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chat_router,
         groups_router,
         progress_router,
+        leaderboard_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -18,6 +18,7 @@ from server.chat.service import ChatService
 from server.cluster import Cluster
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
+from server.leaderboard.service import Leaderboards
 from server.progress.service import ProgressService
 
 
@@ -43,3 +44,4 @@ class AppState:
     cluster: Cluster
     notifier: Notifier
     progress: ProgressService
+    leaderboards: Leaderboards

@@ -6,9 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from server.deps import CurrentUser
+from server.deps import CurrentUser, State
 from server.groups import service
-from server.groups.schemas import GroupCreate, GroupJoin, GroupPage, GroupPublic
+from server.groups.schemas import (
+    GroupCreate,
+    GroupJoin,
+    GroupPage,
+    GroupProgress,
+    GroupPublic,
+)
 
 router = APIRouter(prefix="/groups", tags=["study groups"])
 
@@ -44,6 +50,14 @@ async def join_group(body: GroupJoin, user: CurrentUser) -> GroupPublic:
 async def get_group(group_id: str, user: CurrentUser) -> GroupPublic:
     group = await service.get_visible(user=user, group_id=group_id)
     return GroupPublic.from_doc(group, show_code=service.can_manage(user, group))
+
+
+@router.get(
+    "/{group_id}/progress",
+    summary="Every member's progress (the group's mentors and the organization's admins)",
+)
+async def get_group_progress(group_id: str, user: CurrentUser, state: State) -> GroupProgress:
+    return await service.members_progress(user=user, group_id=group_id, progress=state.progress)
 
 
 @router.delete(

@@ -13,8 +13,9 @@ from pymongo.errors import DuplicateKeyError
 from models import Conversation, StudyGroup, User
 from models.study_group import GroupMember
 from server.errors import Conflict, Forbidden, NotFound
-from server.groups.schemas import GroupCreate, GroupJoin
+from server.groups.schemas import GroupCreate, GroupJoin, GroupProgress, MemberProgress
 from server.pagination import newest_first
+from server.progress.service import ProgressService
 
 _CODE_BYTES = 6  # 8 URL-safe characters: 2^48 codes, unguessable at any sane request rate
 
@@ -107,3 +108,30 @@ async def list_mine(
 ) -> tuple[list[StudyGroup], str | None]:
     query: dict[str, Any] = {"members.user_id": user.id}
     return await newest_first(StudyGroup, query, "created_at", limit=limit, cursor=cursor)
+
+
+async def members_progress(
+    *, user: User, group_id: str, progress: ProgressService
+) -> GroupProgress:
+    """The group's mentors and its organization's admins see every member's progress; a
+    plain member may see the group but not the others' progress (403, the group is theirs)."""
+    group = await get_visible(user=user, group_id=group_id)
+    if not can_manage(user, group):
+        raise Forbidden("Only the group's mentors see its members' progress.", code="forbidden")
+    ids = [m.user_id for m in group.members]
+    users = {u.id: u for u in await User.find({"_id": {"$in": ids}}).to_list()}
+    present = [m for m in group.members if m.user_id in users]  # erased accounts drop out
+    views = await progress.progress_of([users[m.user_id] for m in present])
+    return GroupProgress(
+        group_id=str(group.id),
+        items=[
+            MemberProgress(
+                user_id=str(m.user_id),
+                display_name=users[m.user_id].profile.display_name,
+                role=m.role,
+                joined_at=m.joined_at,
+                progress=view,
+            )
+            for m, view in zip(present, views, strict=True)
+        ],
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -45,8 +45,10 @@ from server.progress.schemas import (
     ProgressPublic,
     StreakPublic,
 )
+from server.progress.weeks import iso_week
 
 if TYPE_CHECKING:
+    from server.leaderboard.service import Leaderboards
     from server.state import Notifier
 
 log = logging.getLogger("starguide.progress")
@@ -59,12 +61,6 @@ GOAL_SOURCES: Final = frozenset({"chat", "quiz"})
 DAYS_KEPT: Final = 35
 _STREAK_TRIES: Final = 8
 _CLOSE_SECONDS: Final = 5.0
-
-
-def iso_week(day: date) -> str:
-    """The ISO week a local day belongs to, e.g. "2026-W47": the weekly XP key."""
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +107,13 @@ class ProgressService:
         *,
         catalog: Catalog,
         notifier: Notifier | None = None,
+        leaderboards: Leaderboards | None = None,
         daily_goal_xp: int = 10,
         chat_xp_daily_messages: int = 20,
     ) -> None:
         self.catalog = catalog
         self._notifier = notifier
+        self._leaderboards = leaderboards
         self._daily_goal_xp = daily_goal_xp
         self._chat_cap = chat_xp_daily_messages
         self._tasks: set[asyncio.Task[None]] = set()
@@ -290,6 +288,14 @@ class ProgressService:
         if set_:
             update["$set"] = dict(set_)
         progress = await self._update(moment, update)
+        if self._leaderboards is not None:
+            # The weekly total as this `$inc` wrote it: the board keeps the highest it has seen.
+            await self._leaderboards.record(
+                org_id=moment.user.org_id,
+                user_id=moment.user_id,
+                week=week,
+                week_xp=progress.xp_by_week.get(week, 0),
+            )
         level = levels.level_for_xp(progress.xp_total)
         await self._notify(
             moment.user_id,
@@ -422,37 +428,52 @@ class ProgressService:
 
     # ---- reads --------------------------------------------------------------------------
     async def progress_for(self, *, user: User, now: datetime | None = None) -> ProgressPublic:
+        return (await self.progress_of([user], now=now))[0]
+
+    async def progress_of(
+        self, users: Sequence[User], *, now: datetime | None = None
+    ) -> list[ProgressPublic]:
+        """Several learners' progress (a mentor's group view) with one read of their totals;
+        the per-learner lists (weak topics) run concurrently."""
         now = now or utcnow()
-        assert user.id is not None
-        progress = await Progress.find_one({"user_id": user.id}) or Progress(user_id=user.id)
-        today = local_day(user, now)
-        counters = progress.days.get(today.isoformat())
-        xp = progress.xp_total
-        level = levels.level_for_xp(xp)
-        return ProgressPublic(
-            xp=xp,
-            level=level,
-            level_xp=levels.xp_for_level(level),
-            next_level_xp=levels.xp_for_level(level + 1),
-            xp_this_week=progress.xp_by_week.get(iso_week(today), 0),
-            streak=StreakPublic(
-                current=streaks.shown_current(
-                    progress.streak, today=today, timezone=user.profile.timezone, at=now
-                ),
-                longest=progress.streak.longest,
-                last_active_day=progress.streak.last_active_day,
-                freezes=progress.streak.freezes,
-            ),
-            daily_goal=DailyGoalPublic(
-                target_xp=self._daily_goal_xp,
-                xp_today=counters.goal_xp if counters else 0,
-                met=bool(counters and counters.goal_met),
-            ),
-            # Topic mastery and spaced reviews come with quizzes (docs/PROGRESS.md).
-            topics=[],
-            weak_topics=await memory.weak_topics(user.id, now=now),
-            reviews_due=0,
-        )
+        ids = [u.id for u in users if u.id is not None]
+        stored = {p.user_id: p for p in await Progress.find({"user_id": {"$in": ids}}).to_list()}
+        weak = await asyncio.gather(*(memory.weak_topics(u.id, now=now) for u in users))
+        views = []
+        for user, weak_topics in zip(users, weak, strict=True):
+            assert user.id is not None
+            progress = stored.get(user.id) or Progress(user_id=user.id)
+            today = local_day(user, now)
+            counters = progress.days.get(today.isoformat())
+            xp = progress.xp_total
+            level = levels.level_for_xp(xp)
+            views.append(
+                ProgressPublic(
+                    xp=xp,
+                    level=level,
+                    level_xp=levels.xp_for_level(level),
+                    next_level_xp=levels.xp_for_level(level + 1),
+                    xp_this_week=progress.xp_by_week.get(iso_week(today), 0),
+                    streak=StreakPublic(
+                        current=streaks.shown_current(
+                            progress.streak, today=today, timezone=user.profile.timezone, at=now
+                        ),
+                        longest=progress.streak.longest,
+                        last_active_day=progress.streak.last_active_day,
+                        freezes=progress.streak.freezes,
+                    ),
+                    daily_goal=DailyGoalPublic(
+                        target_xp=self._daily_goal_xp,
+                        xp_today=counters.goal_xp if counters else 0,
+                        met=bool(counters and counters.goal_met),
+                    ),
+                    # Topic mastery and spaced reviews come with quizzes (docs/PROGRESS.md).
+                    topics=[],
+                    weak_topics=weak_topics,
+                    reviews_due=0,
+                )
+            )
+        return views
 
     async def achievements_for(self, *, user: User) -> AchievementList:
         earned = {

@@ -155,3 +155,45 @@ async def test_my_groups_are_paged_with_a_cursor(api: Api) -> None:
     assert second.json()["next_cursor"] is None
     other = await api.register()
     assert (await api.client.get(f"{BASE}/groups", headers=other["auth"])).json()["items"] == []
+
+
+async def test_mentors_and_admins_see_members_progress_and_nobody_else(api: Api, app: Any) -> None:
+    mentor = await _mentor(api)
+    group = await _group(api, mentor)
+    learner = await api.register(display_name="Kabir")
+    await api.client.post(
+        f"{BASE}/groups/join", json={"invite_code": group["invite_code"]}, headers=learner["auth"]
+    )
+    user = await User.get(PydanticObjectId(learner["user"]["id"]))
+    assert user is not None
+    await app.state.ctx.progress.award(user=user, amount=40, source="test", source_id="g")
+    url = f"{BASE}/groups/{group['id']}/progress"
+
+    seen = await api.client.get(url, headers=mentor["auth"])
+    assert seen.status_code == 200, seen.text
+    body = seen.json()
+    assert body["group_id"] == group["id"]
+    rows = {m["user_id"]: m for m in body["items"]}
+    assert list(rows) == [mentor["user"]["id"], learner["user"]["id"]]
+    kabir = rows[learner["user"]["id"]]
+    assert (kabir["display_name"], kabir["role"]) == ("Kabir", "member")
+    assert kabir["progress"]["xp"] == 40 and kabir["progress"]["xp_this_week"] == 40
+    assert rows[mentor["user"]["id"]]["progress"]["xp"] == 0
+
+    admin = await api.register()
+    await User.find_one(User.id == PydanticObjectId(admin["user"]["id"])).update(
+        {"$set": {"role": "admin"}}
+    )
+    assert (await api.client.get(url, headers=admin["auth"])).status_code == 200
+
+    member_view = await api.client.get(url, headers=learner["auth"])
+    assert member_view.status_code == 403  # the group is theirs; the others' progress is not
+    outsider = await api.register()
+    foreign_admin = await api.register()
+    await User.find_one(User.id == PydanticObjectId(foreign_admin["user"]["id"])).update(
+        {"$set": {"role": "admin", "org_id": PydanticObjectId()}}
+    )
+    for who in (outsider, foreign_admin):
+        hidden = await api.client.get(url, headers=who["auth"])
+        assert hidden.status_code == 404
+        assert hidden.json()["error"]["code"] == "group_not_found"

@@ -1,0 +1,1 @@
+"""Weekly leagues: per organization and per study group (docs/PROGRESS.md)."""

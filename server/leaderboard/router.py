@@ -1,0 +1,41 @@
+"""GET /leaderboard; thin, the rules are in the service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from server.deps import CurrentUser, State
+from server.leaderboard.schemas import LeaderboardPublic, Period, Scope
+from server.leaderboard.service import leaderboard_for
+
+router = APIRouter(tags=["progress"])
+
+
+@router.get(
+    "/leaderboard",
+    summary="The weekly league of the caller's organization or of one of their study groups",
+    response_model=LeaderboardPublic,
+)
+async def get_leaderboard(
+    user: CurrentUser,
+    state: State,
+    scope: Scope = "org",
+    period: Period = "week",
+    group_id: Annotated[str | None, Query(description="Required when scope is group.")] = None,
+    week: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-W\d{2}$", description="An ISO week; default: the current one."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> LeaderboardPublic:
+    return await leaderboard_for(
+        state.leaderboards,
+        user=user,
+        scope=scope,
+        period=period,
+        group_id=group_id,
+        week=week,
+        limit=limit,
+    )
