@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/router_overhead.py
 	$(PY) bench/chat_stream.py
 	$(PY) bench/socket_fanout.py
+	$(PY) bench/xp_award.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
