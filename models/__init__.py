@@ -10,8 +10,11 @@ from models.learner_topic import LearnerTopic, SignalCounts
 from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
 from models.organization import Organization
 from models.progress import DayCounters, Progress, StreakState
+from models.question import Question
+from models.quiz_attempt import AttemptResult, MasteryPoint, QuizAttempt
 from models.refresh_token import RefreshToken
 from models.study_group import GroupMember, StudyGroup
+from models.topic_mastery import AppliedAnswer, FsrsCard, TopicMastery
 from models.user import Profile, User
 from models.user_achievement import UserAchievement
 from models.xp_event import XpEvent
@@ -30,6 +33,9 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Progress,
     Achievement,
     UserAchievement,
+    Question,
+    QuizAttempt,
+    TopicMastery,
 ]
 
 __all__ = [
@@ -37,22 +43,29 @@ __all__ = [
     "Achievement",
     "AchievementCriteria",
     "AiUsageDay",
+    "AppliedAnswer",
     "AttemptRecord",
+    "AttemptResult",
     "AuditLog",
     "Conversation",
     "DayCounters",
+    "FsrsCard",
     "GenerationMeta",
     "GroupMember",
     "LearnerTopic",
+    "MasteryPoint",
     "Message",
     "MessageError",
     "Organization",
     "Profile",
     "Progress",
+    "Question",
+    "QuizAttempt",
     "RefreshToken",
     "SignalCounts",
     "StreakState",
     "StudyGroup",
+    "TopicMastery",
     "TopicRef",
     "Usage",
     "User",

@@ -10,7 +10,15 @@ from pymongo import ASCENDING, IndexModel
 from models.common import utcnow
 
 Tier = Literal["bronze", "silver", "gold", "platinum"]
-Metric = Literal["xp_total", "level", "streak_current", "chat_messages", "daily_goals"]
+Metric = Literal[
+    "xp_total",
+    "level",
+    "streak_current",
+    "chat_messages",
+    "daily_goals",
+    "quiz_correct",
+    "topics_mastered",
+]
 
 
 class AchievementCriteria(BaseModel):

@@ -46,6 +46,8 @@ class Progress(Document):
     xp_by_week: dict[str, int] = Field(default_factory=dict)
     chat_messages: int = 0
     daily_goals: int = 0
+    quiz_correct: int = 0  # right quiz answers that counted (not same-day repeats)
+    topics_mastered: int = 0  # topics that have reached "mastered" at least once
     streak: StreakState = Field(default_factory=StreakState)
     days: dict[str, DayCounters] = Field(default_factory=dict)
     achievements: list[str] = Field(default_factory=list)

@@ -45,6 +45,8 @@ from server.orgs import service as orgs_service
 from server.progress.catalog import load_catalog
 from server.progress.router import router as progress_router
 from server.progress.service import ProgressService
+from server.quiz import bank as quiz_bank
+from server.quiz.router import router as quiz_router
 from server.state import AppState
 from server.users.router import router as users_router
 
@@ -79,6 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await orgs_service.ensure_default_org(
             slug=settings.default_org_slug, name=settings.default_org_name
         )
+        # A fresh database gets the packaged question bank; a stocked one is left alone.
+        await quiz_bank.seed_if_empty()
         storage = limits_storage(settings.redis_url)
         cluster = Cluster(redis)
         cleanup.push_async_callback(cluster.aclose)
@@ -250,6 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups_router,
         progress_router,
         leaderboard_router,
+        quiz_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -31,7 +31,7 @@ class TopicMasteryPublic(BaseModel):
     topic_id: str
     name: str
     subject: str
-    mastery: float
+    mastery: float = Field(description="Mastery points, 0 to 100 (docs/QUIZZES.md).")
     level: MasteryLevel
 
 
@@ -44,10 +44,10 @@ class ProgressPublic(BaseModel):
     streak: StreakPublic
     daily_goal: DailyGoalPublic
     topics: list[TopicMasteryPublic] = Field(
-        description="Topic mastery; empty until quizzes land (docs/PROGRESS.md)."
+        description="Topic mastery from quizzes, most recently practised first (at most 50)."
     )
     weak_topics: list[WeakTopicView]
-    reviews_due: int = Field(description="Spaced reviews due now; 0 until quizzes land.")
+    reviews_due: int = Field(description="Topics whose spaced (FSRS) review is due now.")
 
 
 class AchievementPublic(BaseModel):

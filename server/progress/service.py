@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from beanie import PydanticObjectId
 from pydantic import ValidationError
@@ -46,6 +46,7 @@ from server.progress.schemas import (
     StreakPublic,
 )
 from server.progress.weeks import iso_week
+from server.quiz import service as quiz
 
 if TYPE_CHECKING:
     from server.leaderboard.service import Leaderboards
@@ -98,6 +99,8 @@ def _metrics(progress: Progress) -> dict[Metric, int]:
         "streak_current": progress.streak.current,
         "chat_messages": progress.chat_messages,
         "daily_goals": progress.daily_goals,
+        "quiz_correct": progress.quiz_correct,
+        "topics_mastered": progress.topics_mastered,
     }
 
 
@@ -192,10 +195,18 @@ class ProgressService:
             return  # the award has checked the daily goal and achievements
         await self._after_change(moment, progress)
 
-    async def record_activity(self, *, user: User, at: datetime | None = None) -> None:
-        """Any other learning activity (a quiz answer next): counts for the streak."""
+    async def record_activity(
+        self,
+        *,
+        user: User,
+        at: datetime | None = None,
+        counts: Mapping[Literal["quiz_correct", "topics_mastered"], int] | None = None,
+    ) -> None:
+        """Any other learning activity (a quiz answer): counts for the streak, and `counts`
+        are `$inc`ed into the badge counters. The caller makes them once-only (quizzes: the
+        mastery compare-and-set that applied the answer)."""
         moment = _Moment.of(user, at or utcnow())
-        progress = await self._touch(moment, inc={})
+        progress = await self._touch(moment, inc={k: v for k, v in (counts or {}).items() if v})
         await self._after_change(moment, await self._advance_streak(moment, progress) or progress)
 
     async def award(
@@ -434,13 +445,17 @@ class ProgressService:
         self, users: Sequence[User], *, now: datetime | None = None
     ) -> list[ProgressPublic]:
         """Several learners' progress (a mentor's group view) with one read of their totals;
-        the per-learner lists (weak topics) run concurrently."""
+        the per-learner lists (weak topics, topic mastery, reviews due) run concurrently."""
         now = now or utcnow()
         ids = [u.id for u in users if u.id is not None]
         stored = {p.user_id: p for p in await Progress.find({"user_id": {"$in": ids}}).to_list()}
-        weak = await asyncio.gather(*(memory.weak_topics(u.id, now=now) for u in users))
+        weak, topics, due = await asyncio.gather(
+            asyncio.gather(*(memory.weak_topics(u.id, now=now) for u in users)),
+            asyncio.gather(*(quiz.topics_for(i) for i in ids)),
+            asyncio.gather(*(quiz.reviews_due(i, now) for i in ids)),
+        )
         views = []
-        for user, weak_topics in zip(users, weak, strict=True):
+        for user, weak_topics, mastered, reviews in zip(users, weak, topics, due, strict=True):
             assert user.id is not None
             progress = stored.get(user.id) or Progress(user_id=user.id)
             today = local_day(user, now)
@@ -467,10 +482,9 @@ class ProgressService:
                         xp_today=counters.goal_xp if counters else 0,
                         met=bool(counters and counters.goal_met),
                     ),
-                    # Topic mastery and spaced reviews come with quizzes (docs/PROGRESS.md).
-                    topics=[],
+                    topics=mastered,
                     weak_topics=weak_topics,
-                    reviews_due=0,
+                    reviews_due=reviews,
                 )
             )
         return views

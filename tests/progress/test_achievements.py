@@ -97,7 +97,7 @@ async def test_stored_entries_are_adopted_unless_this_version_cannot_evaluate_th
     collection = Achievement.get_pymongo_collection()
     seeded = spec("seeded", "chat_messages", 3).model_dump() | {"position": 100}
     future = spec("future", "xp_total", 1).model_dump() | {"position": 101}
-    future["criteria"]["metric"] = "quiz_correct"  # a metric only a newer version knows
+    future["criteria"]["metric"] = "essays_written"  # a metric only a newer version knows
     await collection.insert_many([seeded, future])
     try:
         progress = service(*load_catalog())
