@@ -438,7 +438,7 @@ class Gateway:
     def _on_chat_event(self, generation: Generation, event: ChatEvent) -> None:
         self._enqueue(generation.conversation_id, event)
 
-    def _on_stored(self, message: Message) -> None:
+    def _on_stored(self, message: Message, author: User) -> None:
         public = MessagePublic.from_doc(message).model_dump(mode="json")
         self._enqueue(str(message.conversation_id), ChatEvent("message:new", public))
 

@@ -62,7 +62,8 @@ _REPLY_APPEAR_SECONDS = 2.0
 # How long an abort waits for the instance generating the reply to save its partial text.
 _ABORT_SETTLE_SECONDS = 2.0
 
-StoredListener = Callable[[Message], None]
+# Called with the stored learner message and its author (already loaded: no second read).
+StoredListener = Callable[[Message, User], None]
 
 
 @dataclass
@@ -267,7 +268,7 @@ class ChatService:
             {"$inc": inc, "$set": {"last_message_at": now, "updated_at": now}},
         )
         for listener in self._stored_listeners:
-            listener(user_message)
+            listener(user_message, user)
         generation = self._start(
             _Job(user, org, conversation, user_message, reply, body.provider, remaining, True)
         )

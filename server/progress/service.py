@@ -159,27 +159,25 @@ class ProgressService:
         self.catalog = Catalog(specs)
 
     # ---- events -------------------------------------------------------------------------
-    def schedule_learner_message(self, message: Message) -> None:
+    def schedule_learner_message(self, message: Message, author: User) -> None:
         """The chat service's stored-message listener: XP and streak work runs as a task, so
         it never delays or fails the chat; failures are logged."""
-        task = asyncio.create_task(self._guarded(message), name="progress:message")
+        task = asyncio.create_task(self._guarded(message, author), name="progress:message")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, message: Message) -> None:
+    async def _guarded(self, message: Message, author: User) -> None:
         try:
-            await self.on_learner_message(message)
+            await self.on_learner_message(message, author)
         except Exception:
             log.exception("progress update failed", extra={"message_id": str(message.id)})
 
-    async def on_learner_message(self, message: Message) -> None:
-        """A stored learner message: activity for the streak, and chat XP within the cap."""
-        if message.role != "user" or message.author_id is None:
+    async def on_learner_message(self, message: Message, author: User) -> None:
+        """A stored learner message: activity for the streak, and chat XP within the cap.
+        `author` is the sender as the chat service loaded it for the request."""
+        if message.role != "user" or author.id != message.author_id or author.disabled:
             return
-        user = await User.get(message.author_id)
-        if user is None or user.disabled:
-            return
-        await self.record_chat_message(user=user, at=message.created_at)
+        await self.record_chat_message(user=author, at=message.created_at)
 
     async def record_chat_message(self, *, user: User, at: datetime | None = None) -> None:
         """Counts the message, then awards chat XP in slot n of the day (source_id
