@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -52,6 +51,7 @@ from server.config import Settings
 from server.conversations import service as conversations
 from server.conversations.schemas import MessagePublic
 from server.errors import AppError, Conflict, NotFound, RateLimited
+from server.ids import object_id
 from server.memory import service as memory
 from server.memory.taxonomy import Taxonomy
 
@@ -330,11 +330,7 @@ class ChatService:
 
     async def find_message(self, *, user: User, message_id: str) -> Message:
         """A message in a conversation the user may read; anything else is not found."""
-        try:
-            oid = PydanticObjectId(message_id)
-        except (InvalidId, TypeError, ValueError) as exc:
-            raise _message_not_found() from exc
-        message = await Message.get(oid)
+        message = await Message.get(object_id(message_id, _message_not_found))
         if message is None:
             raise _message_not_found()
         try:
@@ -484,10 +480,7 @@ class ChatService:
         )
 
     async def _message_in(self, conversation: Conversation, message_id: str) -> Message:
-        try:
-            oid = PydanticObjectId(message_id)
-        except (InvalidId, TypeError, ValueError) as exc:
-            raise _message_not_found() from exc
+        oid = object_id(message_id, _message_not_found)
         message = await Message.find_one({"_id": oid, "conversation_id": conversation.id})
         if message is None:
             raise _message_not_found()

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from beanie import PydanticObjectId
-from bson.errors import InvalidId
 
 from models import Conversation, Message, User
 from models.common import utcnow
 from server.conversations.schemas import ConversationCreate, ConversationUpdate
 from server.errors import NotFound
+from server.ids import object_id
 from server.pagination import newest_first
 
 
@@ -20,10 +20,7 @@ def _not_found() -> NotFound:
 
 
 def parse_id(raw: str) -> PydanticObjectId:
-    try:
-        return PydanticObjectId(raw)
-    except (InvalidId, TypeError, ValueError) as exc:
-        raise _not_found() from exc
+    return object_id(raw, _not_found)
 
 
 def _owned(user: User, conversation_id: PydanticObjectId) -> dict[str, Any]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from beanie import PydanticObjectId
-from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
 from models import Conversation, StudyGroup, User
 from models.study_group import GroupMember
 from server.errors import Conflict, Forbidden, NotFound
 from server.groups.schemas import GroupCreate, GroupJoin, GroupProgress, MemberProgress
+from server.ids import object_id
 from server.pagination import newest_first
 from server.progress.service import ProgressService
 
@@ -78,11 +77,7 @@ async def join(*, user: User, body: GroupJoin) -> StudyGroup:
 
 async def get_visible(*, user: User, group_id: str) -> StudyGroup:
     """A member's group, or any group of an admin's organization; otherwise not found."""
-    try:
-        oid = PydanticObjectId(group_id)
-    except (InvalidId, TypeError, ValueError) as exc:
-        raise _not_found() from exc
-    query: dict[str, Any] = {"_id": oid, "org_id": user.org_id}
+    query: dict[str, Any] = {"_id": object_id(group_id, _not_found), "org_id": user.org_id}
     if user.role != "admin":
         query["members.user_id"] = user.id
     group = await StudyGroup.find_one(query)

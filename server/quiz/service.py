@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -39,6 +38,7 @@ from models.common import utcnow
 from models.question import Difficulty
 from server.chat.limits import local_day
 from server.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from server.ids import object_id
 from server.memory import service as memory
 from server.memory.taxonomy import load_taxonomy
 from server.mongo import upsert
@@ -290,11 +290,7 @@ async def next_question(
 
 # ---- answering ------------------------------------------------------------------------------
 async def _question(question_id: str) -> Question:
-    try:
-        oid = PydanticObjectId(question_id)
-    except (InvalidId, TypeError, ValueError) as exc:
-        raise _question_not_found() from exc
-    question = await Question.get(oid)
+    question = await Question.get(object_id(question_id, _question_not_found))
     if question is None:
         raise _question_not_found()
     return question
