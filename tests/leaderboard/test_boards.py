@@ -166,3 +166,21 @@ async def test_events_count_in_the_week_of_their_local_day(app: Any, redis: Redi
     for week, xp in (("2026-W09", 5), ("2026-W10", 2)):
         board = await boards.org_board(org_id=user.org_id, week=week, me=user.id, limit=5)
         assert _rows(board) == [(1, str(user.id), xp)]
+
+
+async def test_a_late_update_or_a_rebuild_never_lowers_a_score(app: Any, redis: Redis) -> None:
+    """Awards finish in any order and a rebuild reads the ledger at one moment: the board
+    keeps the highest total it has seen, which is the newest (weekly totals only grow)."""
+    boards = Leaderboards(redis)
+    progress = service()
+    progress._leaderboards = boards
+    (user,) = await _org_learners(1)
+    assert user.id
+    await _award(progress, user, 10)
+    key = board_key(user.org_id, WEEK)
+    await boards.record(org_id=user.org_id, user_id=user.id, week=WEEK, week_xp=4)  # stale
+    assert await redis.zscore(key, str(user.id)) == 10
+    # An award whose ZADD landed after the rebuild's ledger read (simulated): kept.
+    await redis.zadd(key, {str(user.id): 15})
+    await boards.rebuild(org_id=user.org_id, week=WEEK)
+    assert await redis.zscore(key, str(user.id)) == 15
