@@ -102,6 +102,9 @@ async def test_openapi_documents_the_routes(api: Api) -> None:
     for path, model in (
         ("/api/v1/progress/me", "ProgressPublic"),
         ("/api/v1/achievements", "AchievementList"),
+        ("/api/v1/leaderboard", "LeaderboardPublic"),
+        ("/api/v1/quiz/next", "NextQuestion"),
+        ("/api/v1/groups/{group_id}/progress", "GroupProgress"),
     ):
         get = schema["paths"][path]["get"]
         assert get["summary"]
@@ -110,3 +113,7 @@ async def test_openapi_documents_the_routes(api: Api) -> None:
     progress = schema["components"]["schemas"]["ProgressPublic"]["properties"]
     assert {"xp", "level", "next_level_xp", "xp_this_week", "streak", "topics", "weak_topics",
             "reviews_due"} <= set(progress)  # fmt: skip
+    attempt = schema["paths"]["/api/v1/quiz/attempts"]["post"]
+    assert attempt["summary"] and "201" in attempt["responses"]
+    board = schema["paths"]["/api/v1/leaderboard"]["get"]["parameters"]
+    assert {p["name"] for p in board} >= {"scope", "period", "group_id", "week", "limit"}
