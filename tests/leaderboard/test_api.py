@@ -113,6 +113,7 @@ async def test_a_group_board_lists_its_members_and_hides_from_others(api: Api, a
     for who, gid in (
         (outsider, group["id"]),
         (learner, "nope"),
+        (learner, '{"$ne": null}'),
         (learner, str(PydanticObjectId())),
     ):
         hidden = await api.client.get(

@@ -268,6 +268,14 @@ async def test_invalid_attempts_are_refused_and_store_nothing(
         ({"question_id": q, "option": 1, "correct": True}, 422, "validation_error"),
         ({"question_id": q}, 422, "validation_error"),
         ({"question_id": q, "option": 1, "client_attempt_id": ""}, 422, "validation_error"),
+        ({"question_id": {"$ne": ""}, "option": 1}, 422, "validation_error"),
+        ({"question_id": q, "option": {"$gt": 0}}, 422, "validation_error"),
+        (
+            {"question_id": q, "option": 1, "client_attempt_id": {"$ne": None}},
+            422,
+            "validation_error",
+        ),
+        ({"question_id": q * 10, "option": 1}, 422, "validation_error"),
     ]
     for body, status, code in cases:
         response = await api.client.post("/api/v1/quiz/attempts", json=body, headers=me["auth"])
