@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from models import DOCUMENT_MODELS
 from realtime import Gateway
+from server.admin.router import router as admin_router
 from server.ai import build_router
 from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
@@ -42,6 +43,7 @@ from server.leaderboard.service import Leaderboards
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
 from server.orgs import service as orgs_service
+from server.privacy.router import router as privacy_router
 from server.progress.catalog import load_catalog
 from server.progress.router import router as progress_router
 from server.progress.service import ProgressService
@@ -255,6 +257,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         progress_router,
         leaderboard_router,
         quiz_router,
+        privacy_router,
+        admin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app
