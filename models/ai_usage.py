@@ -35,4 +35,6 @@ class AiUsageDay(Document):
             IndexModel([("user_id", ASCENDING), ("day", ASCENDING)], unique=True, name="user_day"),
             # Serves per-organization usage reports by day.
             IndexModel([("org_id", ASCENDING), ("day", ASCENDING)], name="org_day"),
+            # The deployment-wide usage report: a range of days across organizations.
+            IndexModel([("day", ASCENDING)], name="day"),
         ]

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from beanie import Document, Indexed
 from pydantic import Field
+from pymongo import DESCENDING, IndexModel
 
 from models.common import utcnow
 
@@ -20,3 +21,5 @@ class Organization(Document):
 
     class Settings:
         name = "organizations"
+        # The admin list, newest first.
+        indexes = [IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="recent")]

@@ -41,6 +41,17 @@ class User(Document):
                 [("org_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="org_recent",
             ),
+            # Admin lists: every user (deployment admins), and one organization's learners.
+            IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="recent"),
+            IndexModel(
+                [
+                    ("org_id", ASCENDING),
+                    ("role", ASCENDING),
+                    ("created_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="org_role_recent",
+            ),
             IndexModel(
                 [("legacy_id", ASCENDING)],
                 unique=True,

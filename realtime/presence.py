@@ -41,6 +41,10 @@ def _user_of(member: str) -> str:
     return member.partition("|")[0]
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class MemoryPresence:
     def __init__(self, *, ttl_s: float) -> None:
         self._ttl_s = ttl_s
@@ -110,6 +114,14 @@ class RedisPresence:
             self.key(conversation_id), "remove", _member(user_id, sid)
         )
         return bool(removed) and not any(_user_of(m) == user_id for m in members)
+
+    async def remove_user(self, conversation_id: str, user_id: str) -> int:
+        """Forgets every socket of one user in the conversation (an erased account); returns
+        how many entries went. Members are "<user>|<sid>", so the user's are named exactly."""
+        key = self.key(conversation_id)
+        members: Any = await self._redis.zrange(key, 0, -1)
+        mine = [m for m in members if _user_of(_text(m)) == user_id]
+        return int(await self._redis.zrem(key, *mine)) if mine else 0
 
     async def online(self, conversation_id: str) -> list[str]:
         members: Any = await self._redis.zrangebyscore(

@@ -46,7 +46,9 @@ async def newest_first(
     """One keyset page in (field desc, _id desc) order, served by an index on the same keys;
     `next_cursor` is None on the last page."""
     if cursor:
-        query = query | older_than(field, cursor)
+        after = older_than(field, cursor)
+        # Both may be `$or`s: a dict merge would silently drop the caller's filter.
+        query = {"$and": [query, after]} if "$or" in query else query | after
     docs = (
         await document.find(query)
         .sort([(field, SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])

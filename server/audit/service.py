@@ -8,6 +8,7 @@ from beanie import PydanticObjectId
 
 from models import AuditLog
 from server.logs import request_id_var
+from server.pagination import newest_first
 
 
 async def record(
@@ -30,3 +31,19 @@ async def record(
         details=details or {},
         request_id=request_id_var.get(),
     ).insert()
+
+
+async def page(
+    *,
+    org_id: PydanticObjectId | None,
+    limit: int,
+    cursor: str | None,
+    action: str | None = None,
+) -> tuple[list[AuditLog], str | None]:
+    """Newest first; served by `recent`, or by `org_recent` for one organization's trail."""
+    query: dict[str, Any] = {}
+    if org_id is not None:
+        query["org_id"] = org_id
+    if action is not None:
+        query["action"] = action
+    return await newest_first(AuditLog, query, "created_at", limit=limit, cursor=cursor)

@@ -82,6 +82,13 @@ async def login(*, state: AppState, body: LoginRequest) -> AuthResponse:
         )
         raise Unauthorized("The email or password is incorrect.", code="invalid_credentials")
     if user.disabled:
+        await audit_service.record(
+            action="auth.login",
+            outcome="failure",
+            actor_id=user.id,
+            org_id=user.org_id,
+            details={"reason": "account_disabled"},
+        )
         raise Forbidden("This account is disabled.", code="account_disabled")
     await state.login_throttle.reset(email)
     await audit_service.record(action="auth.login", actor_id=user.id, org_id=user.org_id)

@@ -10,6 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from models import Conversation, StudyGroup, User
 from models.study_group import GroupMember
+from server.audit import service as audit
 from server.errors import Conflict, Forbidden, NotFound
 from server.groups.schemas import GroupCreate, GroupJoin, GroupProgress, MemberProgress
 from server.ids import object_id
@@ -117,6 +118,14 @@ async def members_progress(
     users = {u.id: u for u in await User.find({"_id": {"$in": ids}}).to_list()}
     present = [m for m in group.members if m.user_id in users]  # erased accounts drop out
     views = await progress.progress_of([users[m.user_id] for m in present])
+    await audit.record(  # a staff read of learners' data (issue 7): who looked, at which group
+        action="admin.read_group_progress",
+        actor_id=user.id,
+        org_id=group.org_id,
+        target_type="study_group",
+        target_id=str(group.id),
+        details={"members": len(present)},
+    )
     return GroupProgress(
         group_id=str(group.id),
         items=[

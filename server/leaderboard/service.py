@@ -110,6 +110,24 @@ class Leaderboards:
             await pipe.execute()
         return len(totals)
 
+    async def forget_user(
+        self, *, user_id: PydanticObjectId, boards: Iterable[tuple[PydanticObjectId, str]]
+    ) -> int:
+        """Removes an erased learner from the given (organization, week) boards; returns the
+        entries removed. Call it after their ledger is gone: a board marked `:built` then
+        still equals the ledger's totals, so the marker stays true. Errors are raised (the
+        erasure reports them), unlike `record`."""
+        if self._redis is None:
+            return 0
+        keys = sorted({board_key(org_id, week) for org_id, week in boards})
+        if not keys:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrem(key, str(user_id))
+            removed = await pipe.execute()
+        return sum(int(n) for n in removed)
+
     # ---- reads --------------------------------------------------------------------------
     async def org_board(
         self, *, org_id: PydanticObjectId, week: str, me: PydanticObjectId, limit: int

@@ -47,6 +47,7 @@ from server.progress.schemas import (
 )
 from server.progress.weeks import iso_week
 from server.quiz import service as quiz
+from server.quiz.bank import SyncResult
 
 if TYPE_CHECKING:
     from server.leaderboard.service import Leaderboards
@@ -122,10 +123,12 @@ class ProgressService:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- the catalog --------------------------------------------------------------------
-    async def sync_catalog(self) -> None:
+    async def sync_catalog(self) -> SyncResult:
         """Upserts the catalog at start-up (idempotent: a second run changes nothing), then
-        adopts the stored catalog, so entries added to the collection by a later seed count."""
-        if len(self.catalog):
+        adopts the stored catalog, so entries added to the collection by a later seed count.
+        Returns what the upsert created and changed (`scripts/seed.py` reports it)."""
+        total, created, updated = len(self.catalog), 0, 0
+        if total:
             operations = [
                 UpdateOne(
                     {"code": spec.code},
@@ -139,12 +142,15 @@ class ProgressService:
             ]
             collection = Achievement.get_pymongo_collection()
             try:
-                await collection.bulk_write(operations, ordered=False)
+                result = await collection.bulk_write(operations, ordered=False)
+                created, updated = result.upserted_count, result.modified_count
             except BulkWriteError as exc:  # two instances starting together
                 errors = exc.details.get("writeErrors", [])
                 if any(e.get("code") != 11000 for e in errors):
                     raise
-                await collection.bulk_write([operations[e["index"]] for e in errors])
+                retried = await collection.bulk_write([operations[e["index"]] for e in errors])
+                created = int(exc.details.get("nUpserted", 0))
+                updated = int(exc.details.get("nModified", 0)) + retried.modified_count
         specs: list[AchievementSpec] = []
         cursor = Achievement.get_pymongo_collection().find({}, sort=[("position", 1), ("code", 1)])
         async for raw in cursor:
@@ -157,6 +163,7 @@ class ProgressService:
                     extra={"code": raw.get("code")},
                 )
         self.catalog = Catalog(specs)
+        return SyncResult(created=created, updated=updated, unchanged=total - created - updated)
 
     # ---- events -------------------------------------------------------------------------
     def schedule_learner_message(self, message: Message, author: User) -> None:
@@ -521,6 +528,13 @@ class ProgressService:
         """Waits for the scheduled message tasks (tests, and shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self, *, grace_s: float) -> None:
+        """Waits up to `grace_s` for the message tasks running now, cancelling none (an
+        erasure lets a just-sent message's update land before deleting what it writes)."""
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)
 
     async def aclose(self) -> None:
         """Lets running updates finish briefly, then cancels what is left."""

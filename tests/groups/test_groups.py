@@ -7,7 +7,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from models import StudyGroup, User
+from models import AuditLog, StudyGroup, User
 from tests.conftest import Api
 
 BASE = "/api/v1"
@@ -179,6 +179,10 @@ async def test_mentors_and_admins_see_members_progress_and_nobody_else(api: Api,
     assert (kabir["display_name"], kabir["role"]) == ("Kabir", "member")
     assert kabir["progress"]["xp"] == 40 and kabir["progress"]["xp_this_week"] == 40
     assert rows[mentor["user"]["id"]]["progress"]["xp"] == 0
+    read = await AuditLog.find_one(
+        {"action": "admin.read_group_progress", "actor_id": PydanticObjectId(mentor["user"]["id"])}
+    )
+    assert read is not None and read.target_id == group["id"]
 
     admin = await api.register()
     await User.find_one(User.id == PydanticObjectId(admin["user"]["id"])).update(

@@ -1,0 +1,99 @@
+"""Organizations as admins manage them: which AI providers they may use and their budgets.
+
+Only an admin of the deployment's own organization creates organizations or sees them all;
+an organization's own admin reads and edits that one (see `server.admin.users.scope_of`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from models import Organization, User
+from server.admin.schemas import OrgCreate, OrgUpdate
+from server.audit import service as audit
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.ids import object_id
+from server.pagination import newest_first
+
+
+def org_not_found() -> NotFound:
+    return NotFound("Organization not found.", code="org_not_found")
+
+
+async def list_page(
+    *, scope: PydanticObjectId | None, limit: int, cursor: str | None
+) -> tuple[list[Organization], str | None]:
+    query: dict[str, Any] = {} if scope is None else {"_id": scope}
+    return await newest_first(Organization, query, "created_at", limit=limit, cursor=cursor)
+
+
+async def get(*, scope: PydanticObjectId | None, org_id: str) -> Organization:
+    wanted = object_id(org_id, org_not_found)
+    if scope is not None and wanted != scope:
+        raise org_not_found()
+    org = await Organization.get(wanted)
+    if org is None:
+        raise org_not_found()
+    return org
+
+
+async def create(*, actor: User, scope: PydanticObjectId | None, body: OrgCreate) -> Organization:
+    if scope is not None:
+        raise Forbidden(
+            "Only admins of the deployment's own organization create organizations.",
+            code="forbidden",
+        )
+    org = Organization(**body.model_dump())
+    try:
+        await org.insert()
+    except DuplicateKeyError as exc:
+        raise Conflict(
+            "An organization with this slug already exists.",
+            code="org_slug_taken",
+            details={"slug": body.slug},
+        ) from exc
+    await audit.record(
+        action="org.create",
+        actor_id=actor.id,
+        org_id=org.id,
+        target_type="organization",
+        target_id=str(org.id),
+        details={"slug": org.slug},
+    )
+    return org
+
+
+async def update(
+    *, actor: User, scope: PydanticObjectId | None, org_id: str, body: OrgUpdate
+) -> Organization:
+    """Only the fields sent, in one `$set`; `null` clears a provider list or a budget (back to
+    the deployment's defaults), which is why the sent set matters, not the values."""
+    org = await get(scope=scope, org_id=org_id)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    if changes.get("name", "") is None or changes.get("signup_open", False) is None:
+        raise ValidationFailed("name and signup_open cannot be null.")
+    if not changes:
+        return org
+    raw = await Organization.get_pymongo_collection().find_one_and_update(
+        {"_id": org.id}, {"$set": changes}, return_document=ReturnDocument.BEFORE
+    )
+    if raw is None:
+        raise org_not_found()
+    changed = {k: v for k, v in changes.items() if raw.get(k) != v}
+    if changed:
+        await audit.record(
+            action="org.update",
+            actor_id=actor.id,
+            org_id=org.id,
+            target_type="organization",
+            target_id=str(org.id),
+            details={"changes": {k: {"from": raw.get(k), "to": v} for k, v in changed.items()}},
+        )
+    updated = await Organization.get(org.id)
+    if updated is None:
+        raise org_not_found()
+    return updated
