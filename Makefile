@@ -19,7 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy server models ai_router realtime
+	$(PY) -m mypy server models ai_router realtime scripts
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy server models ai_router realtime
+	$(PY) -m mypy server models ai_router realtime scripts
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -14,6 +14,7 @@ from models.question import Question
 from models.quiz_attempt import AttemptResult, MasteryPoint, QuizAttempt
 from models.refresh_token import RefreshToken
 from models.study_group import GroupMember, StudyGroup
+from models.topic import Topic
 from models.topic_mastery import AppliedAnswer, FsrsCard, TopicMastery
 from models.user import Profile, User
 from models.user_achievement import UserAchievement
@@ -36,6 +37,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Question,
     QuizAttempt,
     TopicMastery,
+    Topic,
 ]
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "SignalCounts",
     "StreakState",
     "StudyGroup",
+    "Topic",
     "TopicMastery",
     "TopicRef",
     "Usage",

@@ -83,8 +83,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await orgs_service.ensure_default_org(
             slug=settings.default_org_slug, name=settings.default_org_name
         )
-        # A fresh database gets the packaged question bank; a stocked one is left alone.
+        # A fresh database gets the packaged question bank and syllabus topics; a stocked one
+        # is left alone.
         await quiz_bank.seed_if_empty()
+        await quiz_bank.seed_topics_if_empty()
         storage = limits_storage(settings.redis_url)
         cluster = Cluster(redis)
         cleanup.push_async_callback(cluster.aclose)

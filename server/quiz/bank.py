@@ -5,6 +5,9 @@ subject is not part of, duplicate or empty options, an answer out of range, dupl
 and reports every problem at once. `sync_bank` writes the questions idempotently: new keys
 are inserted, changed ones updated, identical ones left alone, so running it twice changes
 nothing the second time. Start-up (`seed_if_empty`) and `scripts/seed.py` share it.
+
+The syllabus topics the bank is written against are mirrored the same way into `topics`
+(`sync_topics`, `seed_topics_if_empty`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from models import Question
+from models import Question, Topic
 from models.common import utcnow
 from models.question import Difficulty
 from server.memory.taxonomy import Taxonomy, load_taxonomy
@@ -250,4 +253,74 @@ async def seed_if_empty(path: Path | None = None) -> SyncResult | None:
         # Not "created": LogRecord has an attribute of that name, and logging refuses it.
         extra={"questions_created": result.created, "path": str(path)},
     )
+    return result
+
+
+TOPIC_FIELDS: Final = ("name", "subject", "unit", "exams", "synonyms")
+
+
+def _topic_content(taxonomy: Taxonomy) -> dict[str, dict[str, Any]]:
+    return {
+        topic.id: {
+            "name": topic.name,
+            "subject": topic.subject,
+            "unit": topic.unit,
+            "exams": list(taxonomy.subjects[topic.subject].exams),
+            "synonyms": list(topic.synonyms),
+        }
+        for topic in taxonomy.topics.values()
+    }
+
+
+async def sync_topics(taxonomy: Taxonomy | None = None) -> SyncResult:
+    """Mirrors the taxonomy's topics into `topics` by `topic_id`, like `sync_bank`: missing
+    ones inserted, changed ones updated, identical ones not written. Topics dropped from the
+    taxonomy are left in place (old messages and mastery still name them)."""
+    wanted = _topic_content(taxonomy or load_taxonomy())
+    if not wanted:
+        return SyncResult(0, 0, 0)
+    collection = Topic.get_pymongo_collection()
+    projection = {"_id": 0, "topic_id": 1, **dict.fromkeys(TOPIC_FIELDS, 1)}
+    cursor = collection.find({"topic_id": {"$in": list(wanted)}}, projection=projection)
+    existing = {raw["topic_id"]: raw async for raw in cursor}
+    now = utcnow()
+    missing = [
+        {"topic_id": key, **wanted[key], "created_at": now, "updated_at": now}
+        for key in wanted
+        if key not in existing
+    ]
+    created = 0
+    if missing:
+        try:
+            created = len((await collection.insert_many(missing, ordered=False)).inserted_ids)
+        except BulkWriteError as exc:  # another process (a starting server) inserted some
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            created = int(exc.details.get("nInserted", 0))
+    changed = [
+        key
+        for key, stored in existing.items()
+        if any(stored.get(field) != wanted[key][field] for field in TOPIC_FIELDS)
+    ]
+    updated = 0
+    if changed:
+        result = await collection.bulk_write(
+            [
+                UpdateOne({"topic_id": key}, {"$set": {**wanted[key], "updated_at": now}})
+                for key in changed
+            ],
+            ordered=False,
+        )
+        updated = result.modified_count
+    return SyncResult(created=created, updated=updated, unchanged=len(wanted) - created - updated)
+
+
+async def seed_topics_if_empty() -> SyncResult | None:
+    """At start-up: fills an empty `topics` collection from the packaged taxonomy (one indexed
+    read when it is stocked); `scripts/seed.py` keeps an existing one up to date."""
+    if await Topic.get_pymongo_collection().find_one({}, projection={"_id": 1}) is not None:
+        return None
+    result = await sync_topics()
+    log.info("syllabus topics loaded", extra={"topics_created": result.created})
     return result

@@ -1,0 +1,1 @@
+"""Admin scripts, run as `python -m scripts.<name>` (docs/SCRIPTS.md)."""
