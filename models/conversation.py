@@ -36,4 +36,6 @@ class Conversation(Document):
                 [("user_id", ASCENDING), ("updated_at", DESCENDING), ("_id", DESCENDING)],
                 name="user_recent",
             ),
+            # Serves "the group conversations this user is a member of" (export, erasure).
+            IndexModel([("member_ids", ASCENDING)], name="members"),
         ]

@@ -103,6 +103,13 @@ class Message(Document):
                 partialFilterExpression={"status": "streaming"},
                 name="streaming_stale",
             ),
+            # Serves export and erasure: where a user wrote, also in groups they have left
+            # (assistant messages have no author and stay out of it).
+            IndexModel(
+                [("author_id", ASCENDING), ("conversation_id", ASCENDING)],
+                partialFilterExpression={"author_id": {"$type": "objectId"}},
+                name="author_conversations",
+            ),
             # Serves "replies still streaming in this conversation" (a socket joining it).
             IndexModel(
                 [("conversation_id", ASCENDING)],

@@ -126,7 +126,7 @@ async def _scope(user_id: PydanticObjectId) -> _Scope:
     async for raw in conversations.find({"member_ids": user_id}, {"_id": 1}):
         scope.members_of.add(raw["_id"])
     # Conversations holding the user's messages although they no longer belong to them (a
-    # group they left). `author_id` has no index: a scan, acceptable for a rare request.
+    # group they left), served by the `author_conversations` index.
     authored = await Message.get_pymongo_collection().distinct(
         "conversation_id", {"author_id": user_id}
     )

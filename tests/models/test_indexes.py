@@ -43,6 +43,15 @@ async def test_declared_indexes_exist(app: Any) -> None:
     assert any(i.get("unique") and i["key"] == [("email", 1)] for i in users.values())
     orgs = await Organization.get_pymongo_collection().index_information()
     assert any(i.get("unique") and i["key"] == [("slug", 1)] for i in orgs.values())
+    # Admin lists, the usage report, export and erasure (issue 7).
+    assert orgs["recent"]["key"] == [("created_at", -1), ("_id", -1)]
+    assert {"recent", "org_role_recent"} <= set(users)
+    assert usage["day"]["key"] == [("day", 1)]
+    assert messages["author_conversations"]["partialFilterExpression"] == {
+        "author_id": {"$type": "objectId"}
+    }
+    conversations = await Conversation.get_pymongo_collection().index_information()
+    assert conversations["members"]["key"] == [("member_ids", 1)]
 
 
 async def test_concurrent_duplicate_client_message_ids_store_one(app: Any) -> None:
