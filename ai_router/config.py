@@ -14,6 +14,18 @@ logger = logging.getLogger("ai_router")
 KNOWN_PROVIDERS: Final[tuple[str, ...]] = ("openai", "anthropic", "gemini", "offline")
 OFFLINE: Final[str] = "offline"
 
+
+def known_providers(value: list[str] | None) -> list[str] | None:
+    """Known provider names only, duplicates dropped, order kept (router settings and an
+    organization's `allowed_providers` alike); None stays None, meaning "no restriction"."""
+    if value is None:
+        return None
+    unknown = [p for p in value if p not in KNOWN_PROVIDERS]
+    if unknown:
+        raise ValueError(f"unknown AI provider(s): {', '.join(unknown)}")
+    return list(dict.fromkeys(value))
+
+
 Tier = Literal["strong", "fast"]
 
 
@@ -172,12 +184,7 @@ class RouterConfig(BaseModel):
     @field_validator("providers")
     @classmethod
     def _known_providers(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        unknown = [p for p in value if p not in KNOWN_PROVIDERS]
-        if unknown:
-            raise ValueError(f"unknown AI provider(s): {', '.join(unknown)}")
-        return list(dict.fromkeys(value))
+        return known_providers(value)
 
     def api_key(self, provider: str) -> str | None:
         """The provider's key as plain text (only for handing to its SDK)."""

@@ -78,11 +78,7 @@ async def database(settings: Settings, *, init: bool = True) -> AsyncIterator[As
     embedded: EmbeddedMongo | None = None
     url = settings.mongodb_url
     if not url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        embedded = EmbeddedMongo(
-            storage_path=settings.data_dir / "mongo",
-            state_file=settings.data_dir / "embedded-mongo.json",
-        )
+        embedded = EmbeddedMongo.in_data_dir(settings.data_dir)
         url = await embedded.start()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="starguide-scripts"

@@ -63,11 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         embedded: EmbeddedMongo | None = None
         mongodb_url = settings.mongodb_url
         if not mongodb_url:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            embedded = EmbeddedMongo(
-                storage_path=settings.data_dir / "mongo",
-                state_file=settings.data_dir / "embedded-mongo.json",
-            )
+            embedded = EmbeddedMongo.in_data_dir(settings.data_dir)
             cleanup.push_async_callback(embedded.stop)
             mongodb_url = await embedded.start()
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

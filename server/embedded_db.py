@@ -68,6 +68,13 @@ class EmbeddedMongo:
         self.location = "in memory" if storage_path == ":memory:" else os.path.abspath(storage_path)
         self.url: str | None = None
 
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> EmbeddedMongo:
+        """The dev database of `make run`, also used by the admin scripts: built in one place
+        so both always find the same files and state file."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(storage_path=data_dir / "mongo", state_file=data_dir / "embedded-mongo.json")
+
     @property
     def owned(self) -> bool:
         return self.process is not None

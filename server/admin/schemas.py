@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from ai_router.config import KNOWN_PROVIDERS
+from ai_router.config import known_providers
 from models import AuditLog, Organization, User
 from models.user import Role
 from server.memory.service import WeakTopicView
@@ -75,15 +75,6 @@ class AdminUserUpdate(RequestModel):
     disabled: StrictBool | None = None
 
 
-def _known_providers(value: list[str] | None) -> list[str] | None:
-    if value is None:
-        return None
-    unknown = [p for p in value if p not in KNOWN_PROVIDERS]
-    if unknown:
-        raise ValueError(f"unknown provider(s) {unknown}; use {', '.join(KNOWN_PROVIDERS)}")
-    return list(dict.fromkeys(value))
-
-
 class OrgCreate(RequestModel):
     name: OrgName
     slug: Slug
@@ -93,7 +84,7 @@ class OrgCreate(RequestModel):
     # null: the deployment's per-learner default (AI_DAILY_BUDGET_USD).
     daily_ai_budget_usd: Budget | None = None
 
-    _providers = field_validator("allowed_providers")(_known_providers)
+    _providers = field_validator("allowed_providers")(known_providers)
 
 
 class OrgUpdate(RequestModel):
@@ -102,7 +93,7 @@ class OrgUpdate(RequestModel):
     signup_open: StrictBool | None = None
     daily_ai_budget_usd: Budget | None = None
 
-    _providers = field_validator("allowed_providers")(_known_providers)
+    _providers = field_validator("allowed_providers")(known_providers)
 
 
 class OrgPublic(BaseModel):
