@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from beanie import PydanticObjectId
 
-from models import AuditLog
+from models import AuditLog, User
 from tests.admin.helpers import BASE, World, build_world
 from tests.conftest import Api
 
@@ -171,3 +171,30 @@ async def test_reading_a_learner_is_audited_and_shows_memory_and_progress(
         }
     )
     assert entry is not None and entry.details == {"view": "detail"}
+
+
+async def test_admins_export_and_erase_a_user_on_request(api: Api, world: World) -> None:
+    target = await api.register(org_slug=world.north["slug"], display_name="Leaving Learner")
+    user_id = target["user"]["id"]
+    exported = await api.client.get(
+        f"{BASE}/admin/users/{user_id}/export", headers=world.north_admin["auth"]
+    )
+    assert exported.status_code == 200 and exported.json()["user"]["id"] == user_id
+    erased = await api.client.delete(
+        f"{BASE}/admin/users/{user_id}", headers=world.north_admin["auth"]
+    )
+    assert erased.status_code == 204
+    assert await User.get(PydanticObjectId(user_id)) is None
+    me = await api.client.get(f"{BASE}/users/me", headers=target["auth"])
+    assert me.status_code == 401
+    again = await api.client.delete(f"{BASE}/admin/users/{user_id}", headers=world.root["auth"])
+    assert again.status_code == 404
+    admin_id = PydanticObjectId(world.id("north_admin"))
+    for action in ("privacy.export", "privacy.erase"):
+        entry = await AuditLog.find_one({"action": action, "target_id": user_id})
+        assert entry is not None and entry.actor_id == admin_id, action
+    self_erase = await api.client.delete(
+        f"{BASE}/admin/users/{world.id('root')}", headers=world.root["auth"]
+    )
+    assert self_erase.status_code == 422
+    assert self_erase.json()["error"]["code"] == "cannot_change_self"
