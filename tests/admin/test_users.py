@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from beanie import PydanticObjectId
 from models import AuditLog, User
 from tests.admin.helpers import BASE, World, build_world
 from tests.conftest import Api
+from tests.server.test_auth import _claims, _forge
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +200,25 @@ async def test_admins_export_and_erase_a_user_on_request(api: Api, world: World)
     )
     assert self_erase.status_code == 422
     assert self_erase.json()["error"]["code"] == "cannot_change_self"
+
+
+async def test_expired_tokens_and_oversized_queries_are_refused(api: Api, world: World) -> None:
+    now = int(time.time())
+    expired = _forge(_claims(world.root, iat=now - 7200, exp=now - 3600))
+    for path in ("/admin/users", "/admin/audit", "/users/me/export"):
+        refused = await api.client.get(BASE + path, headers={"Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401, path
+        assert refused.json()["error"]["code"] == "token_expired"
+    for params in ({"q": "x" * 101}, {"cursor": "c" * 600}, {"org_id": "o" * 65}):
+        too_big = await api.client.get(
+            f"{BASE}/admin/users", params=params, headers=world.root["auth"]
+        )
+        assert too_big.status_code == 422, params
+    huge = await api.client.patch(
+        f"{BASE}/admin/orgs/{world.north['id']}",
+        json={"name": "n" * 121},
+        headers=world.root["auth"],
+    )
+    assert huge.status_code == 422
+    org = await api.client.get(f"{BASE}/admin/orgs/{world.north['id']}", headers=world.root["auth"])
+    assert org.json()["name"] == world.north["name"]
