@@ -1,13 +1,17 @@
-"""Client event payloads, validated like REST bodies (unknown fields refused)."""
+"""Client event payloads, validated like REST bodies (unknown fields refused), and the
+gateway's own server→client events."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from server.chat.schemas import ClientMessageId, Content, ProviderName
+from server.conversations.service import AccessLossReason
 from server.schemas import RequestModel
+
+ACCESS_LOST_EVENT: Final = "conversation:access_lost"
 
 ObjectIdText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
 
@@ -39,3 +43,12 @@ class TypingPayload(RequestModel):
 
 class RefreshPayload(RequestModel):
     token: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
+
+
+class AccessLostEvent(BaseModel):
+    """`conversation:access_lost`, to one socket taken out of a conversation: `left` (its
+    user left the study group), `deleted` (the conversation is gone) or `revoked` (access was
+    found gone on a re-check, whatever removed it)."""
+
+    conversation_id: str
+    reason: AccessLossReason

@@ -1,10 +1,12 @@
-"""Control messages between the instances of one deployment (stop a reply, end a user's sockets).
+"""Control messages between the instances of one deployment (stop a reply, end a user's sockets,
+take sockets out of a conversation their user lost access to).
 
 With Redis they travel over one pub/sub channel that every instance subscribes to, the sender
 included, so a handler runs wherever the thing it acts on lives. Without Redis there is one
 process, and a publish calls the handlers directly. Delivery is at most once: every message
 here has a durable fallback (an abort is also written to MongoDB; a disabled user is also
-refused at their next event), so a missed message only costs latency.
+refused at their next event; each instance re-checks its sockets' conversation access on its
+presence heartbeat), so a missed message only costs latency.
 """
 
 from __future__ import annotations
@@ -67,18 +69,26 @@ class Cluster:
             self._listener = None
 
     async def _listen(self) -> None:
+        """Subscribes again after every loss, for as long as Redis is away. Logged once per
+        outage (lost, then restored), not once per retry."""
         assert self._redis is not None
+        lost = False
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self._channel)
                     self._subscribed.set()
+                    if lost:
+                        lost = False
+                        log.warning("control channel restored")
                     async for message in pubsub.listen():
                         await self._receive(message.get("data"))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                log.warning("control channel lost, resubscribing: %s", type(exc).__name__)
+                if not lost:
+                    lost = True
+                    log.warning("control channel lost, resubscribing: %s", type(exc).__name__)
                 await asyncio.sleep(_RETRY_SECONDS)
 
     async def _receive(self, raw: Any) -> None:

@@ -15,21 +15,30 @@ from server.groups.schemas import (
     GroupProgress,
     GroupPublic,
 )
+from server.schemas import PAGED, error_responses
 
 router = APIRouter(prefix="/groups", tags=["study groups"])
+_NOT_FOUND = error_responses({404: "`group_not_found`."})
+_MENTORS_ONLY = error_responses({403: "`forbidden`: only the group's mentors and admins."})
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a study group (mentors and admins) with its shared conversation",
+    responses=error_responses(
+        {
+            403: "`forbidden`: only mentors and admins create study groups.",
+            409: "`invite_code_taken`: no free invite code was found; try again.",
+        }
+    ),
 )
 async def create_group(body: GroupCreate, user: CurrentUser) -> GroupPublic:
     group = await service.create(user=user, body=body)
     return GroupPublic.from_doc(group, show_code=True)
 
 
-@router.get("", summary="The caller's study groups, newest first")
+@router.get("", summary="The caller's study groups, newest first", responses=PAGED)
 async def list_groups(
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -40,13 +49,23 @@ async def list_groups(
     return GroupPage(items=items, next_cursor=next_cursor)
 
 
-@router.post("/join", summary="Join a study group of your organization with its invite code")
+@router.post(
+    "/join",
+    summary="Join a study group of your organization with its invite code",
+    responses=error_responses(
+        {404: "`group_not_found`: no group of your organization has this code."}
+    ),
+)
 async def join_group(body: GroupJoin, user: CurrentUser) -> GroupPublic:
     group = await service.join(user=user, body=body)
     return GroupPublic.from_doc(group, show_code=service.can_manage(user, group))
 
 
-@router.get("/{group_id}", summary="A study group (members and the organization's admins)")
+@router.get(
+    "/{group_id}",
+    summary="A study group (members and the organization's admins)",
+    responses=_NOT_FOUND,
+)
 async def get_group(group_id: str, user: CurrentUser) -> GroupPublic:
     group = await service.get_visible(user=user, group_id=group_id)
     return GroupPublic.from_doc(group, show_code=service.can_manage(user, group))
@@ -55,6 +74,7 @@ async def get_group(group_id: str, user: CurrentUser) -> GroupPublic:
 @router.get(
     "/{group_id}/progress",
     summary="Every member's progress (the group's mentors and the organization's admins)",
+    responses=_NOT_FOUND | _MENTORS_ONLY,
 )
 async def get_group_progress(group_id: str, user: CurrentUser, state: State) -> GroupProgress:
     return await service.members_progress(user=user, group_id=group_id, progress=state.progress)
@@ -64,7 +84,9 @@ async def get_group_progress(group_id: str, user: CurrentUser, state: State) -> 
     "/{group_id}/members/me",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Leave a study group",
+    responses=_NOT_FOUND
+    | error_responses({409: "`owner_cannot_leave`: the group's creator cannot leave it."}),
 )
-async def leave_group(group_id: str, user: CurrentUser) -> Response:
-    await service.leave(user=user, group_id=group_id)
+async def leave_group(group_id: str, user: CurrentUser, state: State) -> Response:
+    await service.leave(user=user, group_id=group_id, cluster=state.cluster)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,6 +11,8 @@ from pymongo.errors import DuplicateKeyError
 from models import Conversation, StudyGroup, User
 from models.study_group import GroupMember
 from server.audit import service as audit
+from server.cluster import Cluster
+from server.conversations import service as conversations
 from server.errors import Conflict, Forbidden, NotFound
 from server.groups.schemas import GroupCreate, GroupJoin, GroupProgress, MemberProgress
 from server.ids import object_id
@@ -87,7 +89,9 @@ async def get_visible(*, user: User, group_id: str) -> StudyGroup:
     return group
 
 
-async def leave(*, user: User, group_id: str) -> None:
+async def leave(*, user: User, group_id: str, cluster: Cluster) -> None:
+    """Leaving also ends the learner's live view of the group's conversation: their sockets
+    leave its room on every instance (announced after the write, see `announce_access_lost`)."""
     group = await get_visible(user=user, group_id=group_id)
     if group.created_by == user.id:
         raise Conflict("The group's creator cannot leave it.", code="owner_cannot_leave")
@@ -96,6 +100,10 @@ async def leave(*, user: User, group_id: str) -> None:
     )
     await Conversation.get_pymongo_collection().update_one(
         {"_id": group.conversation_id}, {"$pull": {"member_ids": user.id}}
+    )
+    assert user.id is not None
+    await conversations.announce_access_lost(
+        cluster=cluster, conversation_id=group.conversation_id, user_ids=[user.id], reason="left"
     )
 
 

@@ -51,6 +51,9 @@ class ServerProcess:
             "CORS_ORIGINS": APP_ORIGIN,
             "AI_DAILY_BUDGET_USD": "none",
             "CHAT_FLUSH_SECONDS": "0.2",
+            # Every learner of these tests signs up from 127.0.0.1.
+            "SIGNUP_RATE_LIMIT": "100000/hour",
+            "LOGIN_RATE_LIMIT": "100000/hour",
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -280,3 +283,43 @@ async def set_role(server: ServerProcess, mongo_url: str, user_id: str, role: st
         assert result.matched_count == 1
     finally:
         await client.close()
+
+
+async def remove_member(
+    server: ServerProcess, mongo_url: str, conversation_id: str, user_id: str
+) -> None:
+    """Takes a member out behind the server's back: no announcement, only the re-checks."""
+    from bson import ObjectId
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        result = await client[server.env["MONGODB_DB"]]["conversations"].update_one(
+            {"_id": ObjectId(conversation_id)}, {"$pull": {"member_ids": ObjectId(user_id)}}
+        )
+        assert result.modified_count == 1
+    finally:
+        await client.close()
+
+
+async def study_group(
+    server: ServerProcess, mongo_url: str, member_server: ServerProcess | None = None
+) -> tuple[Learner, Learner, dict[str, Any]]:
+    """A mentor's study group with one member (registered on `member_server`, if given)."""
+    mentor, member = await register(server), await register(member_server or server)
+    await set_role(server, mongo_url, mentor.id, "mentor")
+    async with server.rest() as client:
+        created = await client.post("/groups", json={"name": "NEET batch"}, headers=mentor.headers)
+        assert created.status_code == 201, created.text
+        group: dict[str, Any] = created.json()
+        joined = await client.post(
+            "/groups/join", json={"invite_code": group["invite_code"]}, headers=member.headers
+        )
+        assert joined.status_code == 200, joined.text
+    return mentor, member, group
+
+
+async def leave_group(server: ServerProcess, learner: Learner, group_id: str) -> None:
+    async with server.rest() as client:
+        response = await client.delete(f"/groups/{group_id}/members/me", headers=learner.headers)
+    assert response.status_code == 204, response.text

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import socketio
 from redis.asyncio import Redis
 
 from tests.realtime.conftest import (
@@ -16,7 +17,9 @@ from tests.realtime.conftest import (
     ServerProcess,
     add_member,
     assert_stream,
+    leave_group,
     register,
+    study_group,
 )
 
 QUESTION = "Derive the time period of a simple pendulum and say where the approximation fails."
@@ -29,7 +32,13 @@ async def pair(
     db = f"t_{uuid.uuid4().hex[:12]}"
     # Partial text is saved every 30 s here, so a prompt cross-instance abort can only come
     # from the control channel, not from the owner noticing the stored status at a flush.
-    env = {"REDIS_URL": redis_url, "CHAT_FLUSH_SECONDS": "30", "OFFLINE_TOKEN_DELAY_MS": "40"}
+    # At most 3 sockets per user, counted across both instances.
+    env = {
+        "REDIS_URL": redis_url,
+        "CHAT_FLUSH_SECONDS": "30",
+        "OFFLINE_TOKEN_DELAY_MS": "40",
+        "SOCKET_MAX_PER_USER": "3",
+    }
     a = ServerProcess(mongo_url=mongo_url, db=db, data_dir=tmp_path_factory.mktemp("a"), **env)
     b = ServerProcess(mongo_url=mongo_url, db=db, data_dir=tmp_path_factory.mktemp("b"), **env)
     await asyncio.gather(a.start(), b.start())
@@ -168,3 +177,78 @@ async def test_typing_crosses_instances_but_not_back_to_the_typist(
     assert own_phone.named("typing") == []
     joined = await friend.call("conversation:join", {"conversation_id": conversation_id})
     assert set(joined["online"]) == {owner.id, member.id}  # presence spans both instances
+
+
+async def test_leaving_a_group_on_one_instance_cuts_the_socket_off_on_the_other(
+    pair: tuple[ServerProcess, ServerProcess], mongo_url: str, devices: Callable[[], Device]
+) -> None:
+    a, b = pair
+    mentor, member, group = await study_group(a, mongo_url, member_server=b)
+    conversation_id = group["conversation_id"]
+    mentor_device = await devices().connect(a, mentor.access_token)
+    member_device = await devices().connect(b, member.access_token)
+    for device in (mentor_device, member_device):
+        assert (await device.call("conversation:join", {"conversation_id": conversation_id}))["ok"]
+
+    await leave_group(a, member, group["id"])
+    lost = await member_device.wait_for(
+        lambda: member_device.named("conversation:access_lost"), timeout=5, what="access_lost on B"
+    )
+    assert lost == [{"conversation_id": conversation_id, "reason": "left"}]
+    offline = await mentor_device.wait_for(
+        lambda: [
+            p
+            for p in mentor_device.named("presence")
+            if p["user_id"] == member.id and p["status"] == "offline"
+        ],
+        what="the leaver going offline",
+    )
+    assert offline == [
+        {"conversation_id": conversation_id, "user_id": member.id, "status": "offline"}
+    ]
+
+    before = len(member_device.events)
+    ack = await mentor_device.call(
+        "message:send", {"conversation_id": conversation_id, "content": QUESTION}
+    )
+    await mentor_device.call("typing", {"conversation_id": conversation_id, "is_typing": True})
+    assert (await mentor_device.wait_end(ack["assistant_message_id"]))["status"] == "complete"
+    await asyncio.sleep(0.5)
+    assert member_device.events[before:] == []
+    typing = await member_device.call(
+        "typing", {"conversation_id": conversation_id, "is_typing": True}
+    )
+    assert typing["ok"] is False and typing["error"]["code"] == "not_joined"
+    rejoin = await member_device.call("conversation:join", {"conversation_id": conversation_id})
+    assert rejoin["error"]["code"] == "conversation_not_found"
+
+
+async def test_the_socket_cap_counts_a_users_sockets_on_every_instance(
+    pair: tuple[ServerProcess, ServerProcess], devices: Callable[[], Device]
+) -> None:
+    a, b = pair
+    learner, other = await register(a), await register(a)
+    first = await devices().connect(a, learner.access_token)
+    await devices().connect(b, learner.access_token)
+    await devices().connect(a, learner.access_token)
+
+    refused = devices()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect(b, learner.access_token)
+    error = refused.connect_errors[0]
+    assert error["data"] == {"code": "too_many_sockets", "details": {"max_sockets": 3}}
+    assert "3 open connections" in error["message"]
+    assert (await devices().connect(b, other.access_token)).sio.connected  # per user
+
+    await first.close()  # its slot is given back through Redis, for the other instance too
+    deadline = time.monotonic() + 5
+    while True:
+        retry = devices()
+        try:
+            await retry.connect(b, learner.access_token)
+            break
+        except socketio.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the slot was not released: {retry.connect_errors}")
+            await asyncio.sleep(0.1)
+    assert retry.sio.connected

@@ -62,7 +62,7 @@ async def test_disabling_a_user_disconnects_their_sockets_and_refuses_new_ones(
     again = devices()
     with pytest.raises(Exception, match="namespace"):
         await again.connect(target, victim["access_token"])
-    assert again.connect_errors[0]["data"]["code"] == "invalid_token"
+    assert again.connect_errors[0]["data"]["code"] == "session_revoked"
     async with httpx.AsyncClient(base_url=f"{server.base_url}/api/v1") as client:
         refresh = await client.post(
             "/auth/refresh", json={"refresh_token": victim["refresh_token"]}
