@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from models import User
 from models.user import Role
+from server.auth import sessions
 from server.errors import Forbidden, Unauthorized
 from server.state import AppState
 
@@ -25,10 +26,21 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
+def client_address(request: Request, state: State) -> str:
+    """The caller's address for per-client limits (`server.auth.clients`); sockets use
+    `state.trusted_proxies.from_scope(environ["asgi.scope"])`, the same rule."""
+    return state.trusted_proxies.from_scope(request.scope)
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
 async def authenticate(state: AppState, token: str) -> tuple[User, dict[str, Any]]:
-    """Shared by REST and the socket gateway: a valid access token of an enabled user, with
+    """Shared by REST and the socket gateway: a valid access token of a session that has not
+    ended (401 `session_revoked`, checked before the user is read), of an enabled user, with
     its claims (the gateway keeps `exp` and the login session `fid`)."""
     claims = state.tokens.decode(token, expected_type="access")
+    await sessions.ensure_live(state, claims)
     try:
         user_id = PydanticObjectId(claims["sub"])
     except Exception as exc:

@@ -11,8 +11,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from ai_router import AIRouter
+from server.auth.clients import TrustedProxies
 from server.auth.passwords import Passwords
-from server.auth.throttle import LoginThrottle
+from server.auth.sessions import EndedSessions
+from server.auth.throttle import ClientLimits, LoginThrottle
 from server.auth.tokens import TokenCodec
 from server.chat.service import ChatService
 from server.cluster import Cluster
@@ -39,6 +41,9 @@ class AppState:
     passwords: Passwords
     tokens: TokenCodec
     login_throttle: LoginThrottle
+    client_limits: ClientLimits
+    trusted_proxies: TrustedProxies
+    ended_sessions: EndedSessions
     ai_router: AIRouter
     chat: ChatService
     cluster: Cluster

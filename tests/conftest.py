@@ -106,6 +106,9 @@ def make_settings(mongo_url: str, data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         "jwt_secret": TEST_JWT_SECRET,
         "offline_token_delay_ms": 0,
+        # Every test signs up and logs in from one address; tests of these limits set their own.
+        "signup_rate_limit": "100000/hour",
+        "login_rate_limit": "100000/hour",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

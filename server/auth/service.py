@@ -1,4 +1,7 @@
-"""Sign-up, login, refresh rotation with reuse detection, logout."""
+"""Sign-up, login, refresh rotation with reuse detection, logout.
+
+Sessions (what ends one, and how access tokens learn of it) live in `server.auth.sessions`;
+throttling of sign-ups and logins in `server.auth.throttle`."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from models import Profile, RefreshToken, User
 from server.audit import service as audit_service
+from server.auth import sessions
 from server.auth.schemas import AuthResponse, LoginRequest, RegisterRequest
 from server.auth.tokens import hash_token
 from server.errors import Conflict, Forbidden, Unauthorized
@@ -19,18 +23,27 @@ from server.state import AppState
 from server.users.schemas import UserPublic
 
 
-async def _issue_pair(*, state: AppState, user: User, family_id: str) -> AuthResponse:
+async def _issue_pair(
+    *, state: AppState, user: User, family_id: str, rotation: bool = False
+) -> AuthResponse:
+    """A new pair in the session `family_id`. On a rotation, the session may have ended
+    between spending the old token and storing the new one (a logout or a detected reuse
+    revokes the tokens it finds, and the new one was not there yet): the family is checked
+    after the insert, so either the revocation caught the new token or this check sees it."""
     assert user.id is not None
     subject = str(user.id)
-    # `fid` ties the access token to its login session: logging out ends that device's sockets.
-    access = state.tokens.issue(subject=subject, token_type="access", role=user.role, fid=family_id)
     refresh = state.tokens.issue(subject=subject, token_type="refresh")
-    await RefreshToken(
+    stored = await RefreshToken(
         token_hash=hash_token(refresh.token),
         family_id=family_id,
         user_id=user.id,
         expires_at=refresh.expires_at,
     ).insert()
+    if rotation and await sessions.family_was_revoked(family_id=family_id):
+        await stored.set({"revoked_at": datetime.now(UTC)})
+        raise sessions.revoked()
+    # `fid` ties the access token to its session: ending the session refuses it at once.
+    access = state.tokens.issue(subject=subject, token_type="access", role=user.role, fid=family_id)
     return AuthResponse(
         user=UserPublic.from_doc(user, await memory.weak_topics(user.id)),
         access_token=access.token,
@@ -39,7 +52,10 @@ async def _issue_pair(*, state: AppState, user: User, family_id: str) -> AuthRes
     )
 
 
-async def register(*, state: AppState, body: RegisterRequest) -> AuthResponse:
+async def register(*, state: AppState, body: RegisterRequest, client: str) -> AuthResponse:
+    """`client` is the caller's address (`server.auth.clients`): sign-ups are limited per
+    address, counted before any work, duplicates and unjoinable organizations included."""
+    await state.client_limits.signup.hit(client)
     if body.org_slug:
         org = await orgs_service.joinable_org(slug=body.org_slug)
     else:
@@ -67,9 +83,10 @@ async def register(*, state: AppState, body: RegisterRequest) -> AuthResponse:
     return await _issue_pair(state=state, user=user, family_id=uuid.uuid4().hex)
 
 
-async def login(*, state: AppState, body: LoginRequest) -> AuthResponse:
+async def login(*, state: AppState, body: LoginRequest, client: str | None = None) -> AuthResponse:
+    """`client`: the caller's address (None for an in-process caller, e.g. a script)."""
     email = body.email.lower()
-    await state.login_throttle.attempt(email)
+    await state.login_throttle.attempt(email, client=client)
     user = await User.find_one(User.email == email)
     password_ok = await state.passwords.verify(body.password, user.password_hash if user else None)
     if user is None or not password_ok:
@@ -90,23 +107,9 @@ async def login(*, state: AppState, body: LoginRequest) -> AuthResponse:
             details={"reason": "account_disabled"},
         )
         raise Forbidden("This account is disabled.", code="account_disabled")
-    await state.login_throttle.reset(email)
+    await state.login_throttle.succeeded(email, client=client)
     await audit_service.record(action="auth.login", actor_id=user.id, org_id=user.org_id)
     return await _issue_pair(state=state, user=user, family_id=uuid.uuid4().hex)
-
-
-async def revoke_family(*, family_id: str) -> None:
-    await RefreshToken.find(
-        RefreshToken.family_id == family_id,
-        RefreshToken.revoked_at == None,  # noqa: E711
-    ).update({"$set": {"revoked_at": datetime.now(UTC)}})
-
-
-async def revoke_all_for_user(*, user_id: PydanticObjectId) -> None:
-    await RefreshToken.find(
-        RefreshToken.user_id == user_id,
-        RefreshToken.revoked_at == None,  # noqa: E711
-    ).update({"$set": {"revoked_at": datetime.now(UTC)}})
 
 
 async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
@@ -122,10 +125,14 @@ async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
     if stored is None:
         raise Unauthorized("The refresh token is invalid.", code="invalid_token")
     if spent.modified_count != 1:
-        if stored.used_at is not None or stored.revoked_at is not None:
-            # A spent token presented again means it leaked: end every session of that family.
-            await revoke_family(family_id=stored.family_id)
-            await end_sockets(state, user_id=stored.user_id, family_id=stored.family_id)
+        if stored.revoked_at is not None:
+            # The session already ended (logout, reuse, disabling): nothing leaked now.
+            raise sessions.revoked()
+        if stored.used_at is not None:
+            # A spent token of a live session presented again means it leaked: end the session.
+            await sessions.end_session(
+                state, user_id=stored.user_id, family_id=stored.family_id, reason="revoked"
+            )
             await audit_service.record(
                 action="auth.refresh_reuse",
                 outcome="failure",
@@ -137,29 +144,19 @@ async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
         raise Unauthorized("The refresh token has expired.", code="token_expired")
     user = await User.get(PydanticObjectId(claims["sub"]))
     if user is None or user.disabled or user.id != stored.user_id:
-        await revoke_family(family_id=stored.family_id)
+        await sessions.end_session(
+            state, user_id=stored.user_id, family_id=stored.family_id, reason="revoked"
+        )
         raise Unauthorized("The account is not available.", code="invalid_token")
-    return await _issue_pair(state=state, user=user, family_id=stored.family_id)
+    return await _issue_pair(state=state, user=user, family_id=stored.family_id, rotation=True)
 
 
 async def logout(*, state: AppState, refresh_token: str) -> None:
+    """Ends the token's session; a token of an ended session is fine too (logout is
+    idempotent, and repeating it repairs a logout that failed half-way)."""
     state.tokens.decode(refresh_token, expected_type="refresh")
     stored = await RefreshToken.find_one(RefreshToken.token_hash == hash_token(refresh_token))
     if stored is not None:
-        await revoke_family(family_id=stored.family_id)
-        await end_sockets(
+        await sessions.end_session(
             state, user_id=stored.user_id, family_id=stored.family_id, reason="logged_out"
         )
-
-
-async def end_sockets(
-    state: AppState,
-    *,
-    user_id: PydanticObjectId,
-    family_id: str | None = None,
-    reason: str = "revoked",
-) -> None:
-    """Disconnects the user's sockets on every instance: one login session's, or all of them."""
-    await state.cluster.publish(
-        "disconnect_user", {"user_id": str(user_id), "family_id": family_id, "reason": reason}
-    )

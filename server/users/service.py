@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 
 from models import User
 from models.common import utcnow
-from server.auth import service as auth_service
+from server.auth import sessions as auth_sessions
 from server.errors import ValidationFailed
 from server.state import AppState
 from server.users.schemas import ProfileUpdate, UserUpdate
@@ -46,14 +46,14 @@ async def update_me(*, user: User, update: UserUpdate) -> User:
 
 async def set_disabled(*, state: AppState, user_id: PydanticObjectId, disabled: bool) -> bool:
     """Disables (or re-enables) an account. Disabling ends every session at once: refresh
-    tokens are revoked and the user's sockets on every instance are disconnected; REST
-    requests are refused because each one reloads the user. Returns whether the user exists."""
+    tokens are revoked, access tokens answer 401 `session_revoked` on every instance, and the
+    user's sockets are disconnected (re-enabling does not revive them: the user logs in
+    again). Returns whether the user exists."""
     result = await User.get_pymongo_collection().update_one(
         {"_id": user_id}, {"$set": {"disabled": disabled, "updated_at": utcnow()}}
     )
     if result.matched_count == 0:
         return False
     if disabled:
-        await auth_service.revoke_all_for_user(user_id=user_id)
-        await auth_service.end_sockets(state, user_id=user_id, reason="disabled")
+        await auth_sessions.end_all_sessions(state, user_id=user_id, reason="disabled")
     return True

@@ -268,6 +268,6 @@ async def test_erasing_twice_is_401_the_second_time(api: Api) -> None:
     assert first.status_code == 204
     second = await api.client.delete(f"{BASE}/users/me", headers=me["auth"])
     assert second.status_code == 401
-    assert second.json()["error"]["code"] == "invalid_token"
+    assert second.json()["error"]["code"] == "session_revoked"  # erasure ended the session
     export = await api.client.get(f"{BASE}/users/me/export", headers=me["auth"])
     assert export.status_code == 401
