@@ -13,7 +13,7 @@ from ai_router.config import (
     resolve_providers,
 )
 from ai_router.errors import AIUnavailable, BudgetExceeded, ProviderError, RouterError
-from ai_router.events import Finish, StreamEvent, TextDelta, UsageEvent
+from ai_router.events import Finish, StreamEvent, TextDelta, TextReset, UsageEvent
 from ai_router.health import HealthSnapshot
 from ai_router.policy import Candidate, Plan
 from ai_router.request import ChatRequest, ChatTurn
@@ -44,6 +44,7 @@ __all__ = [
     "StreamEvent",
     "TaskType",
     "TextDelta",
+    "TextReset",
     "TimeoutConfig",
     "Usage",
     "UsageEvent",

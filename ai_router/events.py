@@ -10,12 +10,24 @@ from ai_router.results import ChatResult, FinishReason
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    """The next piece of the answer; deltas concatenate into one gapless text."""
+    """The next piece of the answer; deltas concatenate into one gapless text (since the last
+    `TextReset`, if any)."""
 
     text: str
     provider: str
     model: str
     type: Literal["text_delta"] = field(default="text_delta", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TextReset:
+    """Withdraws every delta delivered so far: after a mid-stream failover the next model
+    restarted the answer in other words, and its text (the deltas that follow) is the answer.
+    Rare; a consumer that shows text must clear it."""
+
+    provider: str
+    model: str
+    type: Literal["text_reset"] = field(default="text_reset", init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,4 +53,4 @@ class Finish:
     type: Literal["finish"] = field(default="finish", init=False)
 
 
-StreamEvent = TextDelta | UsageEvent | Finish
+StreamEvent = TextDelta | TextReset | UsageEvent | Finish

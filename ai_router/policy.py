@@ -85,6 +85,13 @@ class Planner:
                 self._by_tier[(provider, tier)] = _tier_order(specs, tier)
         self._routes = config.task_routes
 
+    def allowed(self, allowed_providers: tuple[str, ...] | None) -> frozenset[str]:
+        """Providers a request may use: enabled here and, when given, allowed by its
+        organization (the one rule for planning and for refusing a pinned provider)."""
+        if allowed_providers is None:
+            return self._enabled_set
+        return self._enabled_set.intersection(allowed_providers)
+
     def plan(self, request: ChatRequest) -> Plan:
         """Ordered candidates for `request`; raises BudgetExceeded when no budget is left."""
         budget = request.remaining_budget_usd
@@ -96,9 +103,8 @@ class Planner:
             c = classify(request.message)
             task, subject = c.task, c.subject
         notes: list[str] = []
-        allowed = self._enabled_set
+        allowed = self.allowed(request.allowed_providers)
         if request.allowed_providers is not None:
-            allowed = allowed.intersection(request.allowed_providers)
             notes.append(f"organization allows {', '.join(sorted(allowed)) or 'nothing'}")
         route = self._routes.get(task, ())
         tiers: dict[str, Tier] = {}

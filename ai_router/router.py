@@ -3,7 +3,9 @@
 Execution rules (see docs/AI_ROUTER.md): first-token / idle / total timeouts; retries with
 full-jitter backoff only before an attempt's first token and only for retryable errors; a
 circuit breaker per provider; fallback to the next candidate; mid-stream failover that asks
-the next model to continue the partial answer; upstream closed when the consumer stops.
+the next model to continue the partial answer (a restart is spliced or withdrawn, see
+continuation.py); a reply length cap; provider usage checked for plausibility; upstream
+closed when the consumer stops or the cap is reached.
 """
 
 from __future__ import annotations
@@ -17,22 +19,23 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 
 from ai_router.config import OFFLINE, RouterConfig, resolve_providers
-from ai_router.continuation import OverlapTrimmer
+from ai_router.continuation import HOLD_CHARS, ContinuationSeam, SeamOutput
 from ai_router.errors import AIUnavailable, BudgetExceeded, ProviderError
-from ai_router.events import Finish, StreamEvent, TextDelta, UsageEvent
+from ai_router.events import Finish, StreamEvent, UsageEvent
 from ai_router.health import HealthSnapshot, ProviderHealth
 from ai_router.policy import Candidate, Plan, Planner
-from ai_router.pricing import cost_usd, estimate_tokens
+from ai_router.pricing import checked_usage, cost_usd, estimate_tokens, reply_char_limit
 from ai_router.providers.base import (
+    CONTINUE_INSTRUCTION,
     Provider,
     ProviderCall,
-    ProviderFinish,
     ProviderUsage,
     incomplete,
     normalise_exception,
 )
 from ai_router.request import ChatRequest
 from ai_router.results import Attempt, ChatResult, FinishReason, Usage
+from ai_router.run import AttemptState, ReplyBuffer, RouteRun
 
 logger = logging.getLogger("ai_router")
 
@@ -104,6 +107,12 @@ class AIRouter:
         """Ordered candidates and reason; synchronous and I/O-free (microseconds)."""
         return self._planner.plan(request)
 
+    def allows(self, provider: str, *, allowed_providers: tuple[str, ...] | None) -> bool:
+        """Whether `provider` is enabled here and allowed by `allowed_providers` (an
+        organization's list; None: no restriction). Planning silently skips a pinned provider
+        that is not; callers that must refuse such a request ask this first."""
+        return provider in self._planner.allowed(allowed_providers)
+
     def health(self) -> dict[str, HealthSnapshot]:
         """Breaker state, consecutive failures and TTFT EWMA per provider."""
         return {name: h.snapshot() for name, h in self._health.items()}
@@ -121,109 +130,51 @@ class AIRouter:
             await provider.aclose()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        """Stream the answer: TextDelta..., UsageEvent, Finish(result).
+        """Stream the answer: TextDelta..., UsageEvent, Finish(result); rarely a TextReset.
 
         Raises BudgetExceeded before any provider call when no budget is left, and
-        AIUnavailable (listing attempts) when every candidate failed.
+        AIUnavailable (listing attempts) when every candidate failed. The answer is cut at
+        `reply_char_limit(request.max_tokens)` characters (finish reason `length`).
         """
         started = time.perf_counter()
-        if self._budget_hook is not None:
-            remaining = await self._budget_hook(request)
-            if remaining is not None:
-                if remaining <= 0:
-                    raise BudgetExceeded("the daily AI budget is used up")
-                current = request.remaining_budget_usd
-                if current is None or remaining < current:
-                    request = request.model_copy(update={"remaining_budget_usd": remaining})
+        request = await self._budgeted(request)
         plan = self.plan(request)
         logger.info("ai plan: %s", plan.reason)
         if not plan.candidates:
             raise AIUnavailable(f"no AI provider is available ({plan.reason})")
 
-        cfg = self._cfg
         loop = asyncio.get_running_loop()
-        total_deadline = loop.time() + cfg.timeouts.total_s
-        delivered: list[str] = []
-        attempts: list[Attempt] = []
-        usage_total = Usage()
-        cost_total = 0.0
-        ttft: float | None = None
-        user = _pseudonym(request.user_id)
-
+        run = RouteRun(
+            request=request,
+            plan=plan,
+            started=started,
+            total_deadline=loop.time() + self._cfg.timeouts.total_s,
+            reply=ReplyBuffer(limit=reply_char_limit(request.max_tokens)),
+            user=_pseudonym(request.user_id),
+        )
         for cand in plan.candidates:
-            provider = self._providers[cand.provider]
             health = self._health[cand.provider]
             retries = 0
             while True:
                 if not health.try_acquire():
-                    attempts.append(_attempt(cand, "skipped", "circuit_open", 0.0, 0, Usage()))
+                    run.attempts.append(_attempt(cand, "skipped", "circuit_open", 0.0, 0, Usage()))
                     break
-                partial = "".join(delivered) if delivered else None
-                call = ProviderCall(
-                    model=cand.model,
-                    system_prompt=request.system_prompt,
-                    history=request.history,
-                    message=request.message,
-                    max_tokens=request.max_tokens,
-                    temperature=request.temperature,
-                    user_id=user,
-                    partial=partial,
-                    weak_topics=request.weak_topics,
-                )
-                trimmer = OverlapTrimmer(partial) if partial else None
-                t0 = loop.time()
-                sent = 0
-                raw_chars = 0
-                attempt_ttft: float | None = None
-                provider_usage: ProviderUsage | None = None
-                finish: ProviderFinish | None = None
-                settled = False
+                state = AttemptState(partial=run.reply.text or None, t0=loop.time())
                 try:
-                    async with aclosing(provider.stream(call)) as upstream:
-                        deadline = min(t0 + cfg.timeouts.first_token_s, total_deadline)
-                        while True:
-                            try:
-                                async with asyncio.timeout_at(deadline):
-                                    event = await anext(upstream)
-                            except StopAsyncIteration:
-                                break
-                            except TimeoutError:
-                                raise _timeout_error(
-                                    cand.provider, deadline >= total_deadline, attempt_ttft
-                                ) from None
-                            if isinstance(event, str):
-                                now = loop.time()
-                                if attempt_ttft is None:
-                                    attempt_ttft = now - t0
-                                raw_chars += len(event)
-                                deadline = min(now + cfg.timeouts.idle_s, total_deadline)
-                                text = trimmer.feed(event) if trimmer is not None else event
-                                if text:
-                                    if ttft is None:
-                                        ttft = time.perf_counter() - started
-                                    delivered.append(text)
-                                    sent += 1
-                                    yield TextDelta(text, cand.provider, cand.model)
-                            elif isinstance(event, ProviderUsage):
-                                provider_usage = event
-                            else:
-                                finish = event
-                    if finish is None:
-                        raise incomplete(cand.provider)
-                    if trimmer is not None and (rest := trimmer.flush()):
-                        if ttft is None:
-                            ttft = time.perf_counter() - started
-                        delivered.append(rest)
-                        sent += 1
-                        yield TextDelta(rest, cand.provider, cand.model)
+                    async with aclosing(self._relay(run, cand, state)) as events:
+                        async for event in events:
+                            yield event
+                    state.settled = True
                 except Exception as exc:
                     err = normalise_exception(cand.provider, exc)
-                    settled = True
-                    duration = loop.time() - t0
-                    used = _estimated_usage(plan, partial, raw_chars) if raw_chars else Usage()
-                    attempts.append(_attempt(cand, "failed", err.code, duration, sent, used))
-                    usage_total += used
-                    cost_total += cost_usd(cand.spec, used)
+                    state.settled = True
+                    duration = loop.time() - state.t0
+                    used = (
+                        _estimated_usage(plan, state.partial, state.raw_chars)
+                        if state.raw_chars
+                        else Usage()
+                    )
+                    run.add(_attempt(cand, "failed", err.code, duration, state.sent, used))
                     self._record_failure(health, err)
                     logger.warning(
                         "ai attempt failed: provider=%s model=%s code=%s status=%s "
@@ -233,56 +184,156 @@ class AIRouter:
                         err.code,
                         err.status,
                         duration,
-                        sent,
+                        state.sent,
                     )
-                    delay = self._retry_delay(err, retries, attempt_ttft is not None)
-                    if delay is not None and loop.time() + delay < total_deadline:
+                    delay = self._retry_delay(err, retries, state.ttft is not None)
+                    if delay is not None and loop.time() + delay < run.total_deadline:
                         retries += 1
                         await asyncio.sleep(delay)
                         continue
                     break
                 finally:
-                    if not settled and finish is None:
+                    if not state.settled:
                         # Consumer went away (aclose/cancel): no verdict on the provider.
                         health.release()
 
-                duration = loop.time() - t0
-                if provider_usage is not None:
-                    used = Usage(
-                        provider_usage.input_tokens,
-                        provider_usage.output_tokens,
-                        provider_usage.estimated,
-                    )
-                else:
-                    used = _estimated_usage(plan, partial, raw_chars)
-                health.record_success(ttft_s=attempt_ttft)
-                attempts.append(_attempt(cand, "ok", None, duration, sent, used))
-                usage_total += used
-                cost_total += cost_usd(cand.spec, used)
-                result = ChatResult(
-                    text="".join(delivered),
-                    usage=usage_total,
-                    cost_usd=cost_total,
-                    provider=cand.provider,
-                    model=cand.model,
-                    finish_reason=finish.reason if finish else "other",
-                    plan_reason=plan.reason,
-                    ttft_s=ttft,
-                    total_s=time.perf_counter() - started,
-                    attempts=tuple(attempts),
-                )
+                health.record_success(ttft_s=state.ttft)
+                used = self._accounted_usage(run, cand, state)
+                run.add(_attempt(cand, "ok", None, loop.time() - state.t0, state.sent, used))
+                result = run.result(cand, state.finish or "other")
                 yield UsageEvent(
-                    usage_total.input_tokens,
-                    usage_total.output_tokens,
-                    usage_total.estimated,
+                    result.usage.input_tokens,
+                    result.usage.output_tokens,
+                    result.usage.estimated,
                     cand.provider,
                     cand.model,
                 )
                 yield Finish(result.finish_reason, cand.provider, cand.model, result)
                 return
-            if loop.time() >= total_deadline:
+            if loop.time() >= run.total_deadline:
                 break
-        raise AIUnavailable("every AI provider failed", attempts=attempts)
+        raise AIUnavailable("every AI provider failed", attempts=run.attempts)
+
+    async def _budgeted(self, request: ChatRequest) -> ChatRequest:
+        """The request with the budget hook's remaining budget (when lower)."""
+        if self._budget_hook is None:
+            return request
+        remaining = await self._budget_hook(request)
+        if remaining is None:
+            return request
+        if remaining <= 0:
+            raise BudgetExceeded("the daily AI budget is used up")
+        current = request.remaining_budget_usd
+        if current is None or remaining < current:
+            return request.model_copy(update={"remaining_budget_usd": remaining})
+        return request
+
+    async def _relay(
+        self, run: RouteRun, cand: Candidate, state: AttemptState
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """One attempt: relays the provider's text through the continuation seam and the
+        length cap. Raises ProviderError (or an SDK error) when the attempt fails.
+
+        Reaching the cap ends the attempt as finished for `length`: leaving the `async with`
+        closes the provider stream, so the rest is never read (a provider ignoring
+        `max_tokens` cannot make us hold megabytes).
+        """
+        timeouts = self._cfg.timeouts
+        loop = asyncio.get_running_loop()
+        request, partial = run.request, state.partial
+        call = ProviderCall(
+            model=cand.model,
+            system_prompt=request.system_prompt,
+            history=request.history,
+            message=request.message,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            user_id=run.user,
+            partial=partial,
+            weak_topics=request.weak_topics,
+        )
+        seam = ContinuationSeam(partial) if partial else None
+        # What a seam may hold or drop comes on top of the reply's own limit.
+        raw_limit = run.reply.limit + len(partial or "") + HOLD_CHARS
+        provider = self._providers[cand.provider]
+        async with aclosing(provider.stream(call)) as upstream:
+            deadline = min(state.t0 + timeouts.first_token_s, run.total_deadline)
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        event = await anext(upstream)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise _timeout_error(
+                        cand.provider, deadline >= run.total_deadline, state.ttft
+                    ) from None
+                if isinstance(event, str):
+                    now = loop.time()
+                    if state.ttft is None:
+                        state.ttft = now - state.t0
+                    state.raw_chars += len(event)
+                    deadline = min(now + timeouts.idle_s, run.total_deadline)
+                    out = seam.feed(event) if seam is not None else SeamOutput(event)
+                    for delivered in run.deliver(out, cand, state):
+                        yield delivered
+                    if run.reply.full or state.raw_chars >= raw_limit:
+                        state.finish = "length"
+                        logger.warning(
+                            "ai reply cut at its length limit: provider=%s model=%s limit=%d chars",
+                            cand.provider,
+                            cand.model,
+                            run.reply.limit,
+                        )
+                        break
+                elif isinstance(event, ProviderUsage):
+                    state.usage = event
+                else:
+                    state.finish = event.reason
+        if state.finish is None:
+            raise incomplete(cand.provider)
+        if seam is not None:
+            for delivered in run.deliver(seam.flush(), cand, state):
+                yield delivered
+
+    def _accounted_usage(self, run: RouteRun, cand: Candidate, state: AttemptState) -> Usage:
+        """The attempt's usage: the provider's when plausible for the text sent and received,
+        else our estimate, flagged `estimated` (logged with numbers only, never text)."""
+        estimate = _estimated_usage(run.plan, state.partial, state.raw_chars)
+        reported = state.usage
+        if reported is None:
+            return estimate
+        claimed = Usage(reported.input_tokens, reported.output_tokens, reported.estimated)
+        request = run.request
+        prompt_chars = (
+            len(request.system_prompt)
+            + len(request.message)
+            + sum(len(t.content) for t in request.history)
+        )
+        turns = len(request.history) + 2
+        if state.partial:
+            prompt_chars += len(state.partial) + len(CONTINUE_INSTRUCTION)
+            turns += 2
+        used = checked_usage(
+            claimed,
+            estimate=estimate,
+            prompt_chars=prompt_chars,
+            prompt_turns=turns,
+            output_chars=state.raw_chars,
+            max_tokens=request.max_tokens,
+        )
+        if used != claimed:
+            logger.warning(
+                "ai usage not plausible, estimated instead: provider=%s model=%s "
+                "reported_input=%d reported_output=%d prompt_chars=%d output_chars=%d",
+                cand.provider,
+                cand.model,
+                reported.input_tokens,
+                reported.output_tokens,
+                prompt_chars,
+                state.raw_chars,
+            )
+        return used
 
     def _record_failure(self, health: ProviderHealth, err: ProviderError) -> None:
         if err.code == "auth_failed":

@@ -105,11 +105,11 @@ class DailyBudget:
         for a in attempts:
             if a.outcome == "skipped":
                 continue
-            cost = a.cost_usd
+            # Never a negative amount: a provider's bad usage must not refund the budget.
             for key, value in (
-                ("input_tokens", a.usage.input_tokens),
-                ("output_tokens", a.usage.output_tokens),
-                ("cost_usd", cost),
+                ("input_tokens", max(0, a.usage.input_tokens)),
+                ("output_tokens", max(0, a.usage.output_tokens)),
+                ("cost_usd", max(0.0, a.cost_usd)),
             ):
                 inc[key] = inc.get(key, 0) + value
                 name = f"providers.{a.provider}.{key}"

@@ -12,7 +12,7 @@ from server.chat.service import Exchange
 from server.chat.sse import sse_response, wants_event_stream
 from server.conversations.schemas import MessagePublic
 from server.deps import CurrentUser, State
-from server.schemas import RequestModel
+from server.schemas import RequestModel, error_responses
 
 router = APIRouter(prefix="/conversations", tags=["chat"])
 
@@ -26,7 +26,15 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
     201: {"description": "Without it: the stored exchange once the reply has ended."},
-    429: {"description": "`rate_limited` or `ai_budget_exceeded`, with Retry-After."},
+    **error_responses(
+        {
+            404: "`conversation_not_found` or `message_not_found`.",
+            422: "`provider_not_allowed`: that provider is not enabled on this server "
+            "or not allowed by the organization.",
+            429: "`rate_limited` (the send rate) or `ai_budget_exceeded` (the daily AI budget; "
+            "`Retry-After` is the learner's local midnight).",
+        }
+    ),
 }
 
 
@@ -36,7 +44,10 @@ class RegenerateBody(RequestModel):
 
 async def _answer(state: State, exchange: Exchange, accept: str | None) -> Response:
     if wants_event_stream(accept):
-        return sse_response(state.chat.watch(exchange, idle_s=state.settings.sse_heartbeat_seconds))
+        return sse_response(
+            state.chat.watch(exchange, idle_s=state.settings.sse_heartbeat_seconds),
+            reply=exchange.assistant_message,
+        )
     final = await state.chat.wait_final(exchange)
     body = ExchangePublic(
         user_message=MessagePublic.from_doc(final.user_message),
@@ -49,7 +60,8 @@ async def _answer(state: State, exchange: Exchange, accept: str | None) -> Respo
     "/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=ExchangePublic,
-    responses=_STREAM_DOC,
+    responses=_STREAM_DOC
+    | error_responses({400: "`send_failed`: the earlier send of this client_message_id failed."}),
 )
 async def send_message(
     conversation_id: str,
@@ -66,7 +78,8 @@ async def send_message(
     "/{conversation_id}/messages/{message_id}/regenerate",
     status_code=status.HTTP_201_CREATED,
     response_model=ExchangePublic,
-    responses=_STREAM_DOC,
+    responses=_STREAM_DOC
+    | error_responses({409: "`generation_in_progress`: abort the running reply first."}),
 )
 async def regenerate_message(
     conversation_id: str,
@@ -85,7 +98,15 @@ async def regenerate_message(
     return await _answer(state, exchange, accept)
 
 
-@router.post("/{conversation_id}/messages/{message_id}/abort")
+@router.post(
+    "/{conversation_id}/messages/{message_id}/abort",
+    responses=error_responses(
+        {
+            404: "`conversation_not_found` or `message_not_found`.",
+            409: "`not_abortable`: only an assistant reply can be aborted.",
+        }
+    ),
+)
 async def abort_message(
     conversation_id: str, message_id: str, user: CurrentUser, state: State
 ) -> MessagePublic:

@@ -28,6 +28,7 @@ from ai_router import (
     Finish,
     RouterError,
     TextDelta,
+    TextReset,
 )
 from ai_router.results import Attempt
 from models import (
@@ -50,7 +51,7 @@ from server.cluster import Cluster
 from server.config import Settings
 from server.conversations import service as conversations
 from server.conversations.schemas import MessagePublic
-from server.errors import AppError, Conflict, NotFound, RateLimited
+from server.errors import AppError, Conflict, NotFound, RateLimited, ValidationFailed
 from server.ids import object_id
 from server.memory import service as memory
 from server.memory.taxonomy import Taxonomy
@@ -125,10 +126,11 @@ def _message_not_found() -> NotFound:
 
 
 def _usage(result_usage: Any, cost: float) -> Usage:
+    # The router already checks provider usage; never store a negative amount regardless.
     return Usage(
-        input_tokens=result_usage.input_tokens,
-        output_tokens=result_usage.output_tokens,
-        cost_usd=round(cost, 8),
+        input_tokens=max(0, result_usage.input_tokens),
+        output_tokens=max(0, result_usage.output_tokens),
+        cost_usd=max(0.0, round(cost, 8)),
         estimated=result_usage.estimated,
     )
 
@@ -152,6 +154,7 @@ def usage_payload(message: Message) -> dict[str, Any]:
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cost_usd": usage.cost_usd,
+        "estimated": usage.estimated,
     }
 
 
@@ -166,6 +169,23 @@ def end_event(message: Message) -> ChatEvent:
             "provider": message.provider,
             "model": message.model,
             "status": message.status,
+            # `length`: cut at the reply length limit (see docs/CHAT.md); None unless complete.
+            "finish_reason": message.meta.finish_reason if message.meta else None,
+        },
+    )
+
+
+def reset_event(message_id: str, conversation_id: str, seq: int, event: TextReset) -> ChatEvent:
+    """The router withdrew the text streamed so far (a failover restarted the answer):
+    clients drop the deltas of every token up to `seq`; the tokens after it are the reply."""
+    return ChatEvent(
+        "assistant:reset",
+        {
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "seq": seq,
+            "provider": event.provider,
+            "model": event.model,
         },
     )
 
@@ -226,7 +246,7 @@ class ChatService:
         self, user: User, conversation: Conversation, body: SendMessage
     ) -> Exchange:
         assert conversation.id is not None and user.id is not None
-        org, remaining = await self._admit(user)
+        org, remaining = await self._admit(user, provider=body.provider)
         now = utcnow()
         matches = self._taxonomy.tag(body.content, exam=user.profile.exam)
         user_message = Message(
@@ -294,7 +314,7 @@ class ChatService:
             question = target
         else:
             raise _message_not_found()
-        org, remaining = await self._admit(user)
+        org, remaining = await self._admit(user, provider=provider)
         reply = self._new_reply(conversation, question, provider=provider)
         try:
             await reply.insert()
@@ -447,11 +467,15 @@ class ChatService:
         await self.generations.shutdown()
 
     # ---- helpers -------------------------------------------------------------------------
-    async def _admit(self, user: User) -> tuple[Organization | None, float | None]:
-        """Rate limit, then budget: a refused send stores nothing. Returns the learner's
-        organization and remaining budget (None: unlimited) for the generation."""
-        await self._limiter.hit(str(user.id))
+    async def _admit(
+        self, user: User, *, provider: str | None
+    ) -> tuple[Organization | None, float | None]:
+        """The pinned provider, then the rate limit, then the budget: a refused send stores
+        nothing (and a refused provider charges no rate). Returns the learner's organization
+        and remaining budget (None: unlimited) for the generation."""
         org = await self._orgs.get(user.org_id)
+        self._check_provider(provider, org)
+        await self._limiter.hit(str(user.id))
         now = utcnow()
         remaining = await self._budget.remaining(user, org, now)
         if remaining is not None and remaining <= 0:
@@ -461,6 +485,25 @@ class ChatService:
                 code="ai_budget_exceeded",
             )
         return org, remaining
+
+    def _check_provider(self, provider: str | None, org: Organization | None) -> None:
+        """A provider the learner pins for one message must be usable: planning would
+        otherwise silently answer with another (often the offline mentor). The learner's
+        `preferred_provider` is only a preference and is never refused here."""
+        if provider is None:
+            return
+        allowed = (
+            tuple(org.allowed_providers)
+            if org is not None and org.allowed_providers is not None
+            else None
+        )
+        if not self._router.allows(provider, allowed_providers=allowed):
+            raise ValidationFailed(
+                f"The AI provider {provider!r} is not available here: it is not enabled on "
+                "this server or not allowed by your organization.",
+                code="provider_not_allowed",
+                details={"provider": provider},
+            )
 
     @staticmethod
     def _new_reply(
@@ -583,7 +626,16 @@ class ChatService:
             last_flush = loop.time()
             async with aclosing(self._router.stream(request)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, TextReset):
+                        parts.clear()
+                        generation.publish(
+                            reset_event(
+                                generation.message_id, generation.conversation_id, seq, event
+                            )
+                        )
+                        await self._flush(reply, "")
+                        last_flush = loop.time()
+                    elif isinstance(event, TextDelta):
                         seq += 1
                         parts.append(event.text)
                         generation.publish(

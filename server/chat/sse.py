@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import StreamingResponse
 
+from models import Message, MessageError
 from server.chat.generation import ChatEvent
+from server.chat.service import error_event
+from server.errors import dependency_error
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
@@ -26,15 +29,32 @@ def encode(event: ChatEvent) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-async def _frames(batches: AsyncIterator[list[ChatEvent]]) -> AsyncIterator[bytes]:
+async def _frames(
+    batches: AsyncIterator[list[ChatEvent]], reply: Message | None
+) -> AsyncIterator[bytes]:
     # Closing this generator (the client went away) closes the watcher, never the generation.
     yield OPENING
-    async for batch in batches:
-        yield b"".join(encode(event) for event in batch) if batch else HEARTBEAT
+    try:
+        async for batch in batches:
+            yield b"".join(encode(event) for event in batch) if batch else HEARTBEAT
+    except Exception as exc:
+        # MongoDB or Redis went away while the reply was followed through the store: the
+        # stream ends with `assistant:error` (the 503's code) instead of a cut connection.
+        outage = dependency_error(exc)
+        if outage is None or reply is None:
+            raise
+        failed = MessageError(code=outage.code, message=outage.message)
+        yield encode(error_event(reply.model_copy(update={"error": failed})))
 
 
-def sse_response(batches: AsyncIterator[list[ChatEvent]]) -> StreamingResponse:
-    return StreamingResponse(_frames(batches), media_type="text/event-stream", headers=SSE_HEADERS)
+def sse_response(
+    batches: AsyncIterator[list[ChatEvent]], *, reply: Message | None = None
+) -> StreamingResponse:
+    """`reply`: the assistant message streamed, named by the `assistant:error` that ends the
+    stream if a dependency fails mid-way."""
+    return StreamingResponse(
+        _frames(batches, reply), media_type="text/event-stream", headers=SSE_HEADERS
+    )
 
 
 def wants_event_stream(accept: str | None) -> bool:

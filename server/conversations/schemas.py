@@ -53,6 +53,8 @@ class UsagePublic(BaseModel):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    # True when we counted the tokens ourselves: the provider sent none or implausible ones.
+    estimated: bool = False
 
 
 class TopicPublic(BaseModel):
@@ -80,6 +82,9 @@ class MessagePublic(BaseModel):
     usage: UsagePublic | None
     topics: list[TopicPublic]
     error: MessageErrorPublic | None
+    # Why a reply ended: `stop`, `length` (cut at the length limit), `content_filter` or
+    # `other`; None for learner messages and replies that did not complete.
+    finish_reason: str | None = None
     created_at: datetime
 
     @classmethod
@@ -98,6 +103,7 @@ class MessagePublic(BaseModel):
             usage=UsagePublic(**doc.usage.model_dump()) if doc.usage else None,
             topics=[TopicPublic(**t.model_dump()) for t in doc.topics],
             error=MessageErrorPublic(**doc.error.model_dump()) if doc.error else None,
+            finish_reason=doc.meta.finish_reason if doc.meta else None,
             created_at=doc.created_at,
         )
 

@@ -30,6 +30,11 @@ class Behaviour:
     the body cleanly without the terminal event. cut_abrupt: same but drop the TCP connection.
     malformed: `cut_after` chunks then an unparsable SSE data line. idle_gap: `cut_after`
     chunks, pause `gap_s`, then the rest.
+
+    Like some real servers, the fake ignores the request's max tokens and never continues a
+    partial answer (a continuation request gets `chunks` from the start). `repeat` sends the
+    chunks that many times over (a runaway reply, built lazily); `usage` is reported as given,
+    negative or absurd numbers included.
     """
 
     kind: Kind = "ok"
@@ -42,6 +47,7 @@ class Behaviour:
     gap_s: float = 0.0
     hang_s: float = 30.0
     usage: tuple[int, int] = (21, 9)
+    repeat: int = 1
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    chunks_sent: int = 0  # text chunks written before the answer ended or the client left
 
 
 def _vendor_of(path: str) -> Vendor:
@@ -335,11 +342,12 @@ class FakeVendors:
                 raw = await reader.readexactly(size) if size else b""
                 body = json.loads(raw) if raw else {}
                 vendor = _vendor_of(path)
-                self.requests.append(Recorded(vendor, path, headers, body))
+                record = Recorded(vendor, path, headers, body)
+                self.requests.append(record)
                 queue = self._scripts[vendor]
                 behaviour = queue.popleft() if queue else self.default[vendor]
                 model = body.get("model") or path.split("models/")[-1].split(":")[0]
-                keep = await self._respond(vendor, behaviour, model, reader, writer)
+                keep = await self._respond(vendor, behaviour, model, reader, writer, record)
                 if not keep:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, _Disconnected):
@@ -356,6 +364,8 @@ class FakeVendors:
             data = await asyncio.wait_for(reader.read(1), seconds)
         except TimeoutError:
             return
+        except ConnectionError:  # a close with unread data arrives as a reset, not EOF
+            data = b""
         if not data:
             self.disconnects.append(vendor)
             raise _Disconnected
@@ -375,6 +385,7 @@ class FakeVendors:
         model: str,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        record: Recorded,
     ) -> bool:
         if b.kind == "status":
             payload = json.dumps(_error_body(vendor, b.status)).encode()
@@ -398,13 +409,15 @@ class FakeVendors:
         await self._pause(b.first_token_delay_s, vendor, reader)
         for frame in opening:
             await self._send(writer, vendor, frame)
-        stop_at = b.cut_after if b.kind in ("cut", "cut_abrupt", "malformed") else len(content)
-        for i, frame in enumerate(content[:stop_at]):
+        total = len(content) * max(1, b.repeat)
+        stop_at = b.cut_after if b.kind in ("cut", "cut_abrupt", "malformed") else total
+        for i in range(min(stop_at, total)):
             if b.kind == "idle_gap" and i == b.cut_after:
                 await self._pause(b.gap_s, vendor, reader)
             elif i and b.chunk_delay_s:
                 await self._pause(b.chunk_delay_s, vendor, reader)
-            await self._send(writer, vendor, frame)
+            await self._send(writer, vendor, content[i % len(content)])
+            record.chunks_sent += 1
         if b.kind == "malformed":
             event = b"event: content_block_delta\n" if vendor == "anthropic" else b""
             await self._send(writer, vendor, event + b'data: {"type": "content_block_delta", {\n\n')

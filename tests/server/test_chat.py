@@ -134,6 +134,8 @@ async def test_json_send_answers_201_with_both_messages(api: Api) -> None:
 async def test_vendor_stream_through_the_sdk_is_stored_with_usage_and_cost(
     api: Api, fakes: FakeVendors
 ) -> None:
+    # Counts plausible for the prompt (system prompt included) and the reply are kept as sent.
+    fakes.script("openai", Behaviour(usage=(400, 9)))
     me = await api.register(exam="NEET")
     conv = await new_conversation(api.client, me["auth"])
     response = await api.client.post(
@@ -145,7 +147,8 @@ async def test_vendor_stream_through_the_sdk_is_stored_with_usage_and_cost(
     assert stream.text() == "The answer is forty two."
     end = stream.named("assistant:end")[0]
     assert end["provider"] == "openai"
-    assert end["usage"]["input_tokens"] == 21 and end["usage"]["output_tokens"] == 9
+    assert end["usage"]["input_tokens"] == 400 and end["usage"]["output_tokens"] == 9
+    assert end["usage"]["estimated"] is False
     assert end["usage"]["cost_usd"] > 0
     reply = await _stored(end["message_id"])
     assert reply.usage is not None and reply.usage.cost_usd == end["usage"]["cost_usd"]
