@@ -15,7 +15,7 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import AppError, PayloadTooLarge
+from server.errors import AppError, PayloadTooLarge, dependency_error
 from server.logs import request_id_var
 
 log = logging.getLogger("starguide.access")
@@ -75,15 +75,20 @@ class RequestContextMiddleware:
             else:
                 try:
                     await self.app(scope, capped_receive, send_with_id)
-                except Exception:
-                    # Rendered here, inside the request's context, so the 500 carries its id;
-                    # the client sees a generic message, the log keeps the traceback.
-                    log.exception("unhandled error", extra={"path": scope.get("path")})
+                except Exception as exc:
+                    # The last resort for what the app's handlers did not render (a driver
+                    # error wrapped by a library, or raised in a streamed body): an outage
+                    # is a 503 (logged once a minute by `dependency_error`), anything else a
+                    # generic 500 that carries the request id, its traceback in the log.
+                    outage = dependency_error(exc)
+                    if outage is None:
+                        log.exception("unhandled error", extra={"path": scope.get("path")})
                     if response_started:
                         raise
                     await self._send_error(
                         send_with_id,
-                        AppError(
+                        outage
+                        or AppError(
                             "Something went wrong on our side.",
                             code="internal_error",
                             status=500,
@@ -108,6 +113,9 @@ class RequestContextMiddleware:
 
     async def _send_error(self, send: Send, error: AppError) -> None:
         body = json.dumps(error.body()).encode()
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()
+        ]
         await send(
             {
                 "type": "http.response.start",
@@ -115,6 +123,7 @@ class RequestContextMiddleware:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    *headers,
                 ],
             }
         )

@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from limits import errors as limits_errors
+from pymongo import errors as mongo_errors
+from redis import exceptions as redis_errors
 
 from server.logs import JsonFormatter
 from tests.conftest import Api
@@ -78,6 +81,51 @@ async def test_unexpected_errors_are_generic_500s(api: Api, app: Any) -> None:
     error = _is_error(response, 500, "internal_error")
     assert "secret internals" not in response.text and "Traceback" not in response.text
     assert error["details"]["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_driver_outage_errors_are_503_wherever_they_surface(api: Api, app: Any) -> None:
+    """The drivers' outage errors, raised directly, wrapped by a library (`limits`) or chained
+    by our own code, all answer 503 `dependency_unavailable`; other driver errors stay 500s."""
+    raised: dict[str, BaseException] = {
+        "selection": mongo_errors.ServerSelectionTimeoutError("db.internal:27017: timed out"),
+        "network": mongo_errors.NetworkTimeout("db.internal:27017: timed out"),
+        "shutdown": mongo_errors.OperationFailure("shutdown in progress", code=91),
+        "redis": redis_errors.ConnectionError("Error 111 connecting to cache.internal:6379."),
+        "limits": limits_errors.StorageError(redis_errors.TimeoutError("Timeout reading")),
+        "duplicate": mongo_errors.DuplicateKeyError("E11000 duplicate key"),
+    }
+
+    def route(name: str) -> Any:
+        async def fail() -> None:
+            if name == "chained":
+                try:
+                    raise mongo_errors.AutoReconnect("db.internal:27017: connection reset")
+                except mongo_errors.AutoReconnect as exc:
+                    raise RuntimeError("loading the page failed") from exc
+            raise raised[name]
+
+        return fail
+
+    for name in [*raised, "chained"]:
+        app.add_api_route(f"/api/v1/_test/outage/{name}", route(name))
+    origin = {"Origin": "http://localhost:5173"}
+    for name, dependency in [
+        ("selection", "mongodb"),
+        ("network", "mongodb"),
+        ("shutdown", "mongodb"),
+        ("chained", "mongodb"),
+        ("redis", "redis"),
+        ("limits", "redis"),
+    ]:
+        response = await api.client.get(f"/api/v1/_test/outage/{name}", headers=origin)
+        error = _is_error(response, 503, "dependency_unavailable")
+        assert error["details"]["dependency"] == dependency
+        assert int(response.headers["Retry-After"]) == error["details"]["retry_after"] >= 1
+        assert ".internal" not in response.text
+        if name != "chained":  # rendered inside CORS: a browser can read why
+            assert response.headers["access-control-allow-origin"] == origin["Origin"]
+    duplicate = await api.client.get("/api/v1/_test/outage/duplicate")
+    _is_error(duplicate, 500, "internal_error")
 
 
 async def test_cors_allows_only_configured_origins(api: Api) -> None:
