@@ -1,7 +1,8 @@
 """Imports the old file-based bot's learner profiles (`DIR/*.json`) as StarGuide users.
 
-Each valid file becomes one learner: `legacy_id` is the file's `user_id` (the stable key a
-rerun finds the user by), no password (the learner claims the account later), the profile,
+Each valid file becomes one learner: `legacy_id` is the file's `user_id`, or its file name
+when it has none (the old bot's `profiles/<user_id>.json`; the stable key a rerun finds the
+user by), no password (the learner claims the account later), the profile,
 the declared weak topics as learner memory, and the chat history as one conversation. Invalid
 files are named in the summary and skipped. See docs/SCRIPTS.md for the format and the rules.
 """
@@ -134,6 +135,18 @@ def json_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.json") if p.is_file())
 
 
+def legacy_user_id(value: object, path: Path) -> object:
+    """The old bot saved each learner as `profiles/<user_id>.json` and often left `user_id`
+    out of the file: absent (or null), it is the file's name without `.json`. A numeric id
+    (chat platforms' user ids) is the same id as its decimal text. Anything else is left for
+    validation to refuse."""
+    if value is None:
+        return path.stem
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 async def read_profile(path: Path) -> LegacyProfile:
     """Reads and validates one file, or raises `InvalidFile` with the reason."""
     try:
@@ -148,6 +161,7 @@ async def read_profile(path: Path) -> LegacyProfile:
         raise InvalidFile(f"not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     if not isinstance(data, dict):
         raise InvalidFile(f"expected a JSON object, found {type(data).__name__}")
+    data["user_id"] = legacy_user_id(data.get("user_id"), path)
     try:
         return LegacyProfile.model_validate(data)
     except ValidationError as exc:
@@ -361,11 +375,12 @@ def build_parser() -> Parser:
         prog="python -m scripts.import_profiles",
         description=(
             "Import the old file-based bot's learner profiles (DIR/*.json) as StarGuide users.\n"
-            "Each file becomes a learner whose legacy_id is the file's user_id, with no\n"
-            "password (they claim the account later), its profile, its weak topics as learner\n"
-            "memory and its history as one conversation. Invalid files are named in the\n"
-            "summary and skipped. Running it again changes nothing; a file whose history grew\n"
-            "only gets the new messages appended."
+            "Each file becomes a learner whose legacy_id is the file's user_id (a file\n"
+            "without one, like the old bot's profiles/<user_id>.json, takes its file name),\n"
+            "with no password (they claim the account later), its profile, its weak topics as\n"
+            "learner memory and its history as one conversation. Invalid files are named in\n"
+            "the summary and skipped. Running it again changes nothing; a file whose history\n"
+            "grew only gets the new messages appended."
         ),
         epilog=(
             "examples:\n"

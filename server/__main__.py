@@ -1,7 +1,16 @@
-"""`python -m server`: validate settings, then serve the API and Socket.IO on HOST:PORT."""
+"""`python -m server`: validate settings, take HOST:PORT, then serve the API and Socket.IO.
+
+The port is bound before anything else starts (the embedded database, the lifespan's
+"starguide ready"): a busy port fails at once with a clear message and exit code 1, instead
+of a server that starts everything, says it is ready, and then dies on `bind`. The socket is
+listening from then on, so connections made during start-up wait and are then served.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import sys
 
 import uvicorn
@@ -9,6 +18,26 @@ from pydantic import ValidationError
 
 from server.config import Settings
 from server.logs import configure_logging
+
+log = logging.getLogger("starguide")
+
+
+def bind_listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port and listening, as uvicorn would bind it (IPv6 when the
+    host is an IPv6 address); raises `OSError` when the address is busy or not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":
+            # Rebinding right after a restart (TIME_WAIT) is fine; a live listener still
+            # refuses us. (On Windows the same flag would let us steal a busy port.)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def main() -> None:
@@ -21,16 +50,34 @@ def main() -> None:
             where = ".".join(str(p) for p in err["loc"]) or "settings"
             print(f"starguide: configuration error: {where}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        sock = bind_listening_socket(settings.host, settings.port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(
+            f"starguide: cannot listen on {settings.host}:{settings.port}: {reason}. "
+            "Is another server running there? Stop it or set PORT (or HOST).",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+    log.info("starguide listening", extra={"host": settings.host, "port": settings.port})
     from server.app import create_asgi_app
 
-    uvicorn.run(
+    config = uvicorn.Config(
         create_asgi_app(settings),
         host=settings.host,
         port=settings.port,
         log_config=None,
         proxy_headers=True,
+        # The same trust as server.auth.clients, so uvicorn's client and ours agree.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
+    server = uvicorn.Server(config)
+    with sock:
+        server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)  # as `uvicorn.run`: the start-up failed (the log says why)
 
 
 if __name__ == "__main__":

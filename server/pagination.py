@@ -31,6 +31,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
         raise ValidationFailed("The cursor is invalid.", code="invalid_cursor") from exc
 
 
+def one_cursor(**given: str | None) -> str | None:
+    """The one cursor among a route's aliases for it (`before` and the generic `cursor`): clients
+    written for any `{items, next_cursor}` page pass `cursor`, so every page route must take it.
+    Two different cursors would mean two different pages: 422 rather than a guess."""
+    values = {value for value in given.values() if value}
+    if len(values) > 1:
+        raise ValidationFailed(
+            f"Pass one cursor: {' or '.join(given)}, not both.",
+            code="conflicting_cursors",
+            details={"fields": sorted(name for name, value in given.items() if value)},
+        )
+    return values.pop() if values else None
+
+
 def older_than(field: str, cursor: str) -> dict[str, Any]:
     """Filter for items strictly after the cursor in (field desc, _id desc) order."""
     at, object_id = decode_cursor(cursor)

@@ -17,6 +17,7 @@ from server.admin.schemas import OrgCreate, OrgUpdate
 from server.audit import service as audit
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.ids import object_id
+from server.orgs import service as orgs_service
 from server.pagination import newest_first
 
 
@@ -68,14 +69,26 @@ async def create(*, actor: User, scope: PydanticObjectId | None, body: OrgCreate
 
 
 async def update(
-    *, actor: User, scope: PydanticObjectId | None, org_id: str, body: OrgUpdate
+    *,
+    actor: User,
+    scope: PydanticObjectId | None,
+    org_id: str,
+    body: OrgUpdate,
+    budget_ceiling_usd: float | None,
 ) -> Organization:
     """Only the fields sent, in one `$set`; `null` clears a provider list or a budget (back to
-    the deployment's defaults), which is why the sent set matters, not the values."""
+    the deployment's defaults), which is why the sent set matters, not the values.
+
+    An organization's own admin (`scope` set) may not raise the learner budget above
+    `budget_ceiling_usd`; deployment admins may set any budget."""
     org = await get(scope=scope, org_id=org_id)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if changes.get("name", "") is None or changes.get("signup_open", False) is None:
         raise ValidationFailed("name and signup_open cannot be null.")
+    if scope is not None:
+        orgs_service.check_learner_budget(
+            budget_usd=changes.get("daily_ai_budget_usd"), ceiling_usd=budget_ceiling_usd
+        )
     if not changes:
         return org
     raw = await Organization.get_pymongo_collection().find_one_and_update(

@@ -30,15 +30,27 @@ from server.errors import ValidationFailed
 from server.ids import object_id
 from server.memory import service as memory
 from server.privacy import service as privacy
+from server.schemas import PAGED, error_responses
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    responses=error_responses(
+        {403: "`forbidden`: admins only (mentors too where the summary says so)."}
+    ),
+)
+_USER_NOT_FOUND = error_responses({404: "`user_not_found`."})
+_ORG_NOT_FOUND = error_responses({404: "`org_not_found`."})
+_NOT_SELF = error_responses({422: "`cannot_change_self`: not on the admin's own account."})
 Staff = Annotated[User, Depends(require_role("admin", "mentor"))]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 Search = Annotated[str | None, Query(max_length=100)]
 
 
-@router.get("/users", summary="Users in the admin's scope, newest first; `q` searches")
+@router.get(
+    "/users", summary="Users in the admin's scope, newest first; `q` searches", responses=PAGED
+)
 async def list_users(
     admin: Admin,
     state: State,
@@ -55,7 +67,11 @@ async def list_users(
     return AdminUserPage(items=[AdminUser.from_doc(d) for d in docs], next_cursor=next_cursor)
 
 
-@router.get("/learners", summary="Learners of the caller's organization (mentors and admins)")
+@router.get(
+    "/learners",
+    summary="Learners of the caller's organization (mentors and admins)",
+    responses=PAGED,
+)
 async def list_learners(
     staff: Staff, state: State, limit: Limit = 20, cursor: Cursor = None, q: Search = None
 ) -> AdminUserPage:
@@ -66,7 +82,11 @@ async def list_learners(
     return AdminUserPage(items=[AdminUser.from_doc(d) for d in docs], next_cursor=next_cursor)
 
 
-@router.get("/users/{user_id}", summary="One user with memory and progress (audited read)")
+@router.get(
+    "/users/{user_id}",
+    summary="One user with memory and progress (audited read; mentors and admins)",
+    responses=_USER_NOT_FOUND,
+)
 async def get_user(user_id: str, staff: Staff, state: State) -> LearnerDetail:
     target = await users.get_in_scope(actor=staff, settings=state.settings, user_id=user_id)
     await users.record_read(actor=staff, target=target, what="detail")
@@ -77,14 +97,22 @@ async def get_user(user_id: str, staff: Staff, state: State) -> LearnerDetail:
     )
 
 
-@router.patch("/users/{user_id}", summary="Change a user's role or disable them (audited)")
+@router.patch(
+    "/users/{user_id}",
+    summary="Change a user's role or disable them (audited)",
+    responses=_USER_NOT_FOUND | _NOT_SELF,
+)
 async def patch_user(user_id: str, body: AdminUserUpdate, admin: Admin, state: State) -> AdminUser:
     return AdminUser.from_doc(
         await users.update(state=state, actor=admin, user_id=user_id, body=body)
     )
 
 
-@router.get("/users/{user_id}/export", summary="All of a user's data (a data-subject request)")
+@router.get(
+    "/users/{user_id}/export",
+    summary="All of a user's data (a data-subject request)",
+    responses=_USER_NOT_FOUND,
+)
 async def export_user(user_id: str, admin: Admin, state: State) -> dict[str, Any]:
     target = await users.get_in_scope(actor=admin, settings=state.settings, user_id=user_id)
     return await privacy.export_user(target, actor=admin)
@@ -94,6 +122,7 @@ async def export_user(user_id: str, admin: Admin, state: State) -> dict[str, Any
     "/users/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Erase a user and their data (an audit entry remains)",
+    responses=_USER_NOT_FOUND | _NOT_SELF,
 )
 async def erase_user(user_id: str, admin: Admin, state: State) -> Response:
     target = await users.get_in_scope(actor=admin, settings=state.settings, user_id=user_id)
@@ -105,7 +134,7 @@ async def erase_user(user_id: str, admin: Admin, state: State) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/orgs", summary="Organizations in the admin's scope")
+@router.get("/orgs", summary="Organizations in the admin's scope", responses=PAGED)
 async def list_orgs(
     admin: Admin, state: State, limit: Limit = 20, cursor: Cursor = None
 ) -> OrgPage:
@@ -114,28 +143,52 @@ async def list_orgs(
     return OrgPage(items=[OrgPublic.from_doc(d) for d in docs], next_cursor=next_cursor)
 
 
-@router.post("/orgs", status_code=status.HTTP_201_CREATED, summary="Create an organization")
+@router.post(
+    "/orgs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an organization (admins of the deployment's own organization)",
+    responses=error_responses({409: "`org_slug_taken`."}),
+)
 async def create_org(body: OrgCreate, admin: Admin, state: State) -> OrgPublic:
     scope = await users.scope_of(admin, state.settings)
     return OrgPublic.from_doc(await orgs.create(actor=admin, scope=scope, body=body))
 
 
-@router.get("/orgs/{org_id}", summary="One organization")
+@router.get("/orgs/{org_id}", summary="One organization", responses=_ORG_NOT_FOUND)
 async def get_org(org_id: str, admin: Admin, state: State) -> OrgPublic:
     scope = await users.scope_of(admin, state.settings)
     return OrgPublic.from_doc(await orgs.get(scope=scope, org_id=org_id))
 
 
-@router.patch("/orgs/{org_id}", summary="Allowed AI providers, budget, sign-up (audited)")
+@router.patch(
+    "/orgs/{org_id}",
+    summary="Allowed AI providers, budget, sign-up (audited)",
+    responses=_ORG_NOT_FOUND
+    | error_responses(
+        {
+            422: "`budget_above_ceiling`: an organization's own admin may not raise the "
+            "learner budget above `AI_MAX_DAILY_BUDGET_USD`.",
+        }
+    ),
+)
 async def patch_org(org_id: str, body: OrgUpdate, admin: Admin, state: State) -> OrgPublic:
     scope = await users.scope_of(admin, state.settings)
-    return OrgPublic.from_doc(await orgs.update(actor=admin, scope=scope, org_id=org_id, body=body))
+    org = await orgs.update(
+        actor=admin,
+        scope=scope,
+        org_id=org_id,
+        body=body,
+        budget_ceiling_usd=state.settings.ai_max_daily_budget_usd,
+    )
+    return OrgPublic.from_doc(org)
 
 
 @router.get(
     "/usage",
     summary="AI tokens and cost per provider per day",
     response_model_by_alias=True,
+    responses=_ORG_NOT_FOUND
+    | error_responses({422: "`invalid_range`: `from` after `to`, or a range too long."}),
 )
 async def usage_report(
     admin: Admin,
@@ -151,7 +204,7 @@ async def usage_report(
     return await usage.report(org_id=wanted, from_day=from_day, to_day=to_day)
 
 
-@router.get("/audit", summary="The audit log, newest first")
+@router.get("/audit", summary="The audit log, newest first", responses=_ORG_NOT_FOUND | PAGED)
 async def list_audit(
     admin: Admin,
     state: State,

@@ -30,3 +30,22 @@ async def joinable_org(*, slug: str) -> Organization:
             details={"org_slug": slug},
         )
     return org
+
+
+def check_learner_budget(*, budget_usd: float | None, ceiling_usd: float | None) -> None:
+    """An organization's own admin may lower its learners' daily AI budget, not raise it past
+    the deployment's ceiling (`AI_MAX_DAILY_BUDGET_USD`): the deployment pays the vendors.
+    `None` (back to `AI_DAILY_BUDGET_USD`) always passes: settings keep that default under the
+    ceiling. Deployment admins are not checked; the caller decides who is which."""
+    if budget_usd is None or ceiling_usd is None or budget_usd <= ceiling_usd:
+        return
+    raise ValidationFailed(
+        f"An organization's admin may set a daily AI budget of at most {ceiling_usd} USD per "
+        "learner; ask a deployment admin for more.",
+        code="budget_above_ceiling",
+        details={
+            "field": "daily_ai_budget_usd",
+            "daily_ai_budget_usd": budget_usd,
+            "max_daily_ai_budget_usd": ceiling_usd,
+        },
+    )

@@ -21,7 +21,9 @@ class AchievementSpec(BaseModel):
     criteria: AchievementCriteria
     tier: Tier
     xp_reward: int = Field(default=0, ge=0)
-    image: str
+    # `/badges/<name>.svg`, which the server draws (server/progress/badges.py), or art hosted
+    # elsewhere at an absolute https URL: never a path nothing answers.
+    image: str = Field(pattern=r"^(/badges/[a-z0-9_-]{1,64}\.svg|https://\S+)$")
 
 
 class Catalog:
@@ -33,12 +35,17 @@ class Catalog:
         if duplicates:
             raise ValueError(f"duplicate achievement codes: {', '.join(duplicates)}")
         self._specs = tuple(specs)
+        self._by_image = {s.image: s for s in self._specs}
 
     def __iter__(self) -> Iterator[AchievementSpec]:
         return iter(self._specs)
 
     def __len__(self) -> int:
         return len(self._specs)
+
+    def with_image(self, path: str) -> AchievementSpec | None:
+        """The entry whose `image` is this path (`/badges/...`), if any."""
+        return self._by_image.get(path)
 
     def unlockable(
         self, metrics: Mapping[Metric, int], *, earned: Collection[str]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from server.deps import CurrentUser, State
+from server.progress import badges
 from server.progress.schemas import AchievementList, ProgressPublic
+from server.schemas import error_responses
 
 router = APIRouter(tags=["progress"])
+# Outside /api/v1: the catalog's image paths are `/badges/...`, and `<img>` sends no token.
+badges_router = APIRouter(tags=["progress"])
 
 
 @router.get(
@@ -26,3 +30,20 @@ async def get_my_progress(user: CurrentUser, state: State) -> ProgressPublic:
 )
 async def list_achievements(user: CurrentUser, state: State) -> AchievementList:
     return await state.progress.achievements_for(user=user)
+
+
+@badges_router.get(
+    "/badges/{filename}",
+    summary="A badge's image (SVG), as linked by `image` in GET /achievements; no token needed",
+    response_class=Response,
+    responses={
+        200: {"content": {badges.SVG_MEDIA_TYPE: {}}, "description": "The badge."},
+        **error_responses({404: "`badge_not_found`."}),
+    },
+)
+async def badge_image(filename: str, state: State) -> Response:
+    return Response(
+        badges.badge_svg(state.progress.catalog, filename),
+        media_type=badges.SVG_MEDIA_TYPE,
+        headers={"Cache-Control": badges.CACHE_CONTROL, **badges.SECURITY_HEADERS},
+    )

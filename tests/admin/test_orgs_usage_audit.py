@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from beanie import PydanticObjectId
+from pydantic import ValidationError
 
-from models import AiUsageDay, AuditLog
+from models import AiUsageDay, AuditLog, Organization
 from models.ai_usage import ProviderUsage
+from server.config import Settings
 from tests.admin.helpers import BASE, World, build_world
-from tests.conftest import Api
+from tests.conftest import Api, make_settings
 from tests.server.chat_helpers import message_body, new_conversation
 
 
@@ -96,6 +99,61 @@ async def test_an_organization_budget_applies_to_its_learners(api: Api, world: W
         headers=learner["auth"],
     )
     assert sent.status_code == 429 and sent.json()["error"]["code"] == "ai_budget_exceeded"
+
+
+async def test_an_org_admin_cannot_raise_the_budget_above_the_ceiling(
+    api: Api, world: World, app_settings: Settings
+) -> None:
+    """The deployment pays the AI bill: an organization's admin may lower its learners' budget
+    down to 0, but not raise it past AI_MAX_DAILY_BUDGET_USD; deployment admins may."""
+    ceiling = app_settings.ai_max_daily_budget_usd
+    assert ceiling == 5.0  # the default
+    url = f"{BASE}/admin/orgs/{world.north['id']}"
+    own = world.north_admin["auth"]
+    audited = await AuditLog.find({"action": "org.update"}).count()
+    for budget in (100_000, ceiling + 0.01):
+        refused = await api.client.patch(url, json={"daily_ai_budget_usd": budget}, headers=own)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "budget_above_ceiling"
+        assert error["details"]["max_daily_ai_budget_usd"] == ceiling
+    stored = await Organization.get(PydanticObjectId(world.north["id"]))
+    assert stored is not None and stored.daily_ai_budget_usd is None
+    assert await AuditLog.find({"action": "org.update"}).count() == audited
+    for budget in (ceiling, 0.25, 0, None):
+        allowed = await api.client.patch(url, json={"daily_ai_budget_usd": budget}, headers=own)
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.json()["daily_ai_budget_usd"] == budget
+    # A deployment admin may set any budget, and the org admin may still edit other fields.
+    raised = await api.client.patch(
+        url, json={"daily_ai_budget_usd": 250}, headers=world.root["auth"]
+    )
+    assert raised.status_code == 200 and raised.json()["daily_ai_budget_usd"] == 250
+    renamed = await api.client.patch(url, json={"name": "North Academy"}, headers=own)
+    assert renamed.status_code == 200 and renamed.json()["daily_ai_budget_usd"] == 250
+    await api.client.patch(url, json={"daily_ai_budget_usd": None}, headers=world.root["auth"])
+
+
+def test_the_budget_ceiling_is_never_below_the_default_budget(tmp_path: Path) -> None:
+    def settings(**values: Any) -> Settings:
+        return make_settings("mongodb://unused", tmp_path, **values)
+
+    assert settings().ai_max_daily_budget_usd == 5.0
+    # Unset, the ceiling follows a higher default budget, and "no limit" means no ceiling.
+    assert settings(ai_daily_budget_usd=20).ai_max_daily_budget_usd == 20
+    assert settings(ai_daily_budget_usd="none").ai_max_daily_budget_usd is None
+    assert (
+        settings(ai_daily_budget_usd=2, ai_max_daily_budget_usd="none").ai_max_daily_budget_usd
+        is None
+    )
+    assert settings(ai_daily_budget_usd=2, ai_max_daily_budget_usd=2).ai_max_daily_budget_usd == 2
+    for values in (
+        {"ai_daily_budget_usd": 3, "ai_max_daily_budget_usd": 2},
+        {"ai_daily_budget_usd": "none", "ai_max_daily_budget_usd": 10},
+        {"ai_max_daily_budget_usd": -1},
+    ):
+        with pytest.raises(ValidationError, match=r"AI_MAX_DAILY_BUDGET_USD|greater than"):
+            settings(**values)
 
 
 async def _usage(org_id: str, day: str, provider: str, **counts: Any) -> None:

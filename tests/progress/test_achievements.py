@@ -5,9 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
+from xml.etree import ElementTree
+
+import pytest
+from pydantic import ValidationError
 
 from models import Achievement, UserAchievement
-from server.progress.catalog import Catalog, load_catalog
+from server.progress.badges import render_badge
+from server.progress.catalog import AchievementSpec, Catalog, load_catalog
+from tests.conftest import Api
 from tests.progress.helpers import Recorder, events_of, learner, progress_of, service, spec
 
 AT = datetime(2026, 4, 2, 6, 30, tzinfo=UTC)
@@ -21,6 +28,46 @@ def test_the_shipped_catalog_is_valid_data() -> None:
     for entry in catalog:
         assert entry.criteria.threshold > 0 and entry.criteria.narrative
         assert entry.image and entry.tier in ("bronze", "silver", "gold", "platinum")
+
+
+async def test_every_badge_image_url_from_the_api_resolves_to_an_image(api: Api) -> None:
+    """`<img src=image>` works: no token (an img tag sends none), an image type, the badge's
+    own art (its name as the accessible title), and 404 in the error shape for anything else."""
+    me = await api.register()
+    listed = await api.client.get("/api/v1/achievements", headers=me["auth"])
+    assert listed.status_code == 200
+    items = listed.json()["items"]
+    assert len(items) == len(load_catalog())
+    for item in items:
+        url = urljoin(str(api.client.base_url), item["image"])
+        image = await api.client.get(url)
+        assert image.status_code == 200, (item["image"], image.text)
+        assert image.headers["content-type"].startswith("image/svg+xml")
+        assert image.headers["x-content-type-options"] == "nosniff"
+        svg = ElementTree.fromstring(image.content)  # noqa: S314 (our own output)
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+        title = svg.find("{http://www.w3.org/2000/svg}title")
+        assert title is not None and item["name"] in (title.text or "")
+    for missing in ("/badges/nope.svg", "/badges/first_question.png", "/badges/..%2Fx.svg"):
+        gone = await api.client.get(missing)
+        assert gone.status_code == 404, missing
+        assert gone.json()["error"]["code"] in ("badge_not_found", "not_found")
+
+
+def test_a_catalog_image_must_be_a_served_badge_or_an_https_url() -> None:
+    assert spec("ok", "xp_total", 1).image == "/badges/ok.svg"
+    data = spec("ok", "xp_total", 1).model_dump()
+    AchievementSpec.model_validate({**data, "image": "https://cdn.example.com/ok.png"})
+    for image in ("/static/ok.svg", "badges/ok.svg", "http://cdn.example.com/ok.png", ""):
+        with pytest.raises(ValidationError):
+            AchievementSpec.model_validate({**data, "image": image})
+
+
+def test_badge_art_escapes_catalog_text() -> None:
+    svg = render_badge(name='<script>alert("x")</script> & Co', tier="gold")
+    root = ElementTree.fromstring(svg)  # noqa: S314 (our own output)
+    assert root.find(".//{http://www.w3.org/2000/svg}script") is None
+    assert "<script>" not in svg
 
 
 def test_duplicate_codes_are_refused() -> None:

@@ -44,13 +44,15 @@ RAVI: dict[str, Any] = {
 MEENA = {"user_id": "user_456", "name": "Meena", "exam": "NEET", "weak_topics": ["mitosis"]}
 INVALID = {
     "bad_json.json": "{not json",
-    "missing_id.json": json.dumps({"name": "No Id"}),
+    "blank_id.json": json.dumps({"user_id": "  ", "name": "Blank Id"}),
     "wrong_types.json": json.dumps({"user_id": "user_9", "weak_topics": "Physics"}),
     "bad_role.json": json.dumps(
         {"user_id": "user_8", "history": [{"role": "system", "content": "x"}]}
     ),
     "not_object.json": json.dumps([RAVI]),
     "zz_duplicate.json": json.dumps({"user_id": "user_123", "name": "Ravi again"}),
+    # No user_id: the file name gives it, which ravi.json already has.
+    "user_123.json": json.dumps({"name": "Ravi by file name"}),
 }
 
 
@@ -85,14 +87,16 @@ async def test_import_then_rerun_changes_nothing(
 ) -> None:
     summary = await run_script(import_profiles, str(legacy_dir))
     assert not summary.ok  # invalid files make the run fail (exit 1), the valid ones import
-    assert summary.rows["profiles"].created == 2 and summary.rows["profiles"].invalid == 6
+    assert summary.rows["profiles"].created == 2
+    assert summary.rows["profiles"].invalid == len(INVALID)
     reasons = _invalid(summary)
     assert "not valid JSON" in reasons["bad_json.json"]
-    assert "user_id" in reasons["missing_id.json"]
+    assert "user_id" in reasons["blank_id.json"]
     assert "weak_topics" in reasons["wrong_types.json"]
     assert "history.0.role" in reasons["bad_role.json"]
     assert "JSON object" in reasons["not_object.json"]
     assert "duplicate user_id (also in ravi.json)" in reasons["zz_duplicate.json"]
+    assert "duplicate user_id (also in ravi.json)" in reasons["user_123.json"]
     assert any("basket weaving" in n.reason for n in summary.notes if n.outcome == "skipped")
 
     ravi = await User.find_one({"legacy_id": "user_123"})
@@ -147,6 +151,39 @@ async def test_a_longer_history_only_appends(
     messages = await Message.find({"conversation_id": conversation.id}).sort("created_at").to_list()
     assert [m.content for m in messages][-1] == "Thanks!" and conversation.message_count == 5
     assert await LearnerTopic.find({"user_id": ravi.id, "counts.declared": {"$gt": 1}}).count() == 0
+
+
+async def test_a_file_without_user_id_takes_its_file_name(
+    run_script: Run, db: AsyncDatabase[Any], tmp_path: Path
+) -> None:
+    """The old bot saved `profiles/<user_id>.json` without a `user_id` field (contract, Admin
+    scripts); a numeric id is the same id as its text."""
+    old_bot = {
+        "name": "Kabir",
+        "exam": "UPSC",
+        "history": [{"role": "user", "content": "Explain the Preamble"}],
+    }
+    (tmp_path / "user_789.json").write_text(json.dumps(old_bot))
+    (tmp_path / "user_790.json").write_text(json.dumps({"user_id": None, "name": "Null"}))
+    (tmp_path / "tg.json").write_text(json.dumps({"user_id": 424242, "name": "Numeric"}))
+    (tmp_path / "424242.json").write_text(json.dumps({"name": "Same id, by file name"}))
+    summary = await run_script(import_profiles, str(tmp_path))
+    assert summary.rows["profiles"].created == 3, summary.notes
+    assert _invalid(summary) == {"tg.json": "duplicate user_id (also in 424242.json)"}
+    kabir = await User.find_one({"legacy_id": "user_789"})
+    assert kabir is not None and kabir.profile.display_name == "Kabir"
+    assert kabir.profile.exam == "UPSC" and kabir.password_hash is None
+    [conversation] = await Conversation.find({"user_id": kabir.id}).to_list()
+    assert conversation.message_count == 1
+    assert await User.find_one({"legacy_id": "user_790"}) is not None
+    numeric = await User.find_one({"legacy_id": "424242"})
+    assert numeric is not None and numeric.profile.display_name == "Same id, by file name"
+    before = await collection_counts(db)
+    (tmp_path / "tg.json").unlink()
+    again = await run_script(import_profiles, str(tmp_path))
+    assert again.ok and again.changed == 0 and again.rows["profiles"].unchanged == 3
+    before["audit_log"] += 1
+    assert await collection_counts(db) == before
 
 
 async def test_an_imported_user_cannot_log_in(script_settings: Settings) -> None:

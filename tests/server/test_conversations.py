@@ -182,6 +182,39 @@ async def test_messages_pages_go_back_in_time_oldest_first_within_a_page(api: Ap
     assert response.json() == {"items": [], "next_cursor": None}
 
 
+async def test_messages_page_back_with_the_generic_cursor_parameter(api: Api) -> None:
+    """Clients generic over `{items, next_cursor}` send `cursor`; it pages like `before`."""
+    user = await api.register()
+    conv = await _create(api, user["auth"])
+    ids = await _add_messages(conv["id"], 7)
+    url = f"{BASE}/{conv['id']}/messages"
+    pages: list[list[str]] = []
+    params: dict[str, Any] = {"limit": 3}
+    for _ in range(5):  # bounded: a route ignoring `cursor` would repeat the first page
+        page = (await api.client.get(url, headers=user["auth"], params=params)).json()
+        pages.append([m["id"] for m in page["items"]])
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": 3, "cursor": page["next_cursor"]}
+    assert pages == [ids[4:7], ids[1:4], ids[0:1]]
+    first = (await api.client.get(url, headers=user["auth"], params={"limit": 3})).json()
+    same = {"limit": 3, "cursor": first["next_cursor"], "before": first["next_cursor"]}
+    both = await api.client.get(url, headers=user["auth"], params=same)
+    assert [m["id"] for m in both.json()["items"]] == ids[1:4]
+    other = (
+        await api.client.get(
+            url, headers=user["auth"], params={"limit": 1, "cursor": first["next_cursor"]}
+        )
+    ).json()["next_cursor"]
+    conflicting = await api.client.get(
+        url, headers=user["auth"], params={"cursor": first["next_cursor"], "before": other}
+    )
+    assert conflicting.status_code == 422
+    assert conflicting.json()["error"]["code"] == "conflicting_cursors"
+    garbage = await api.client.get(url, headers=user["auth"], params={"cursor": "not-a-cursor"})
+    assert garbage.status_code == 422 and garbage.json()["error"]["code"] == "invalid_cursor"
+
+
 async def test_delete_removes_the_conversation_and_its_messages(api: Api) -> None:
     user = await api.register()
     conv = await _create(api, user["auth"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -85,3 +86,30 @@ def test_zero_config_server_keeps_data_across_restarts(tmp_path: Path) -> None:
         assert me.status_code == 200
     finally:
         _stop(server)
+
+
+def test_a_busy_port_fails_fast_without_claiming_ready(tmp_path: Path) -> None:
+    """The port is taken before anything starts: no embedded database, no "ready", exit 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_URL"))}
+        env |= {"DATA_DIR": str(tmp_path), "PORT": str(port), "ENVIRONMENT": "development"}
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "server"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert "in use" in output
+    assert "starguide ready" not in output and "EMBEDDED" not in output
+    assert not (tmp_path / "embedded-mongo.json").exists()
+    assert elapsed < 30, elapsed
