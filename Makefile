@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench clean
+.PHONY: run test lint typecheck format bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: $(STAMP)
 	$(PY) bench/chat_stream.py
 	$(PY) bench/socket_fanout.py
 	$(PY) bench/xp_award.py
+
+# Schemathesis against /openapi.json of a throwaway server (bench/fuzz_api.py): no 5xx, no
+# status or body the document does not list. FUZZ_ARGS="--max-examples 100" for a longer run.
+fuzz: $(STAMP)
+	$(PY) bench/fuzz_api.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
 from beanie import init_beanie
 from fastapi import FastAPI, Request
@@ -15,27 +14,33 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pymongo import AsyncMongoClient
+from limits import errors as limits_errors
+from pymongo import errors as mongo_errors
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from models import DOCUMENT_MODELS
 from realtime import Gateway
+from server import openapi
 from server.admin.router import router as admin_router
 from server.ai import build_router
+from server.auth.clients import TrustedProxies
 from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
-from server.auth.throttle import LoginThrottle, limits_storage
+from server.auth.sessions import EndedSessions
+from server.auth.throttle import ClientLimits, LoginThrottle, limits_storage
 from server.auth.tokens import TokenCodec
 from server.chat.limits import SendLimiter
 from server.chat.router import router as chat_router
 from server.chat.service import ChatService
 from server.cluster import Cluster
 from server.config import Settings, get_settings
+from server.connections import mongo_client, redis_options
 from server.conversations.router import router as conversations_router
 from server.embedded_db import EmbeddedMongo
-from server.errors import AppError, field_errors
+from server.errors import AppError, dependency_error, field_errors
 from server.groups.router import router as groups_router
 from server.health.router import router as health_router
 from server.leaderboard.router import router as leaderboard_router
@@ -45,6 +50,7 @@ from server.middleware import RequestContextMiddleware
 from server.orgs import service as orgs_service
 from server.privacy.router import router as privacy_router
 from server.progress.catalog import load_catalog
+from server.progress.router import badges_router
 from server.progress.router import router as progress_router
 from server.progress.service import ProgressService
 from server.quiz import bank as quiz_bank
@@ -66,13 +72,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             embedded = EmbeddedMongo.in_data_dir(settings.data_dir)
             cleanup.push_async_callback(embedded.stop)
             mongodb_url = await embedded.start()
-        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="starguide"
-        )
+            # Restarted on the same port if it dies: the client below reconnects by itself.
+            embedded.supervise()
+        mongo = mongo_client(mongodb_url, timeout_s=settings.dependency_timeout_seconds)
         cleanup.push_async_callback(mongo.close)
         redis: Redis | None = None
         if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url)
+            redis = Redis.from_url(
+                settings.redis_url, **redis_options(timeout_s=settings.dependency_timeout_seconds)
+            )
             cleanup.push_async_callback(redis.aclose)
         db = mongo[settings.mongodb_db]
         await init_beanie(database=db, document_models=DOCUMENT_MODELS)
@@ -83,7 +91,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # is left alone.
         await quiz_bank.seed_if_empty()
         await quiz_bank.seed_topics_if_empty()
-        storage = limits_storage(settings.redis_url)
+        storage = limits_storage(
+            settings.redis_url, **redis_options(timeout_s=settings.dependency_timeout_seconds)
+        )
         cluster = Cluster(redis)
         cleanup.push_async_callback(cluster.aclose)
         await cluster.start()
@@ -116,6 +126,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cleanup.push_async_callback(progress.aclose)
         sweeper = asyncio.create_task(_sweep_forever(chat, settings.chat_stale_stream_seconds))
         cleanup.push_async_callback(_cancel, sweeper)
+        client_limits = ClientLimits(
+            storage=storage,
+            signup=settings.signup_rate_limit,
+            login=settings.login_rate_limit,
+            password_reset=settings.password_reset_rate_limit,
+        )
         state = AppState(
             settings=settings,
             mongo=mongo,
@@ -139,6 +155,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 storage=storage,
                 max_failures=settings.login_max_failures,
                 lock_seconds=settings.login_lock_seconds,
+                per_client=client_limits.login,
+                redis=redis,
+                known_device_seconds=settings.refresh_token_ttl_seconds,
+            ),
+            client_limits=client_limits,
+            trusted_proxies=TrustedProxies(settings.forwarded_allow_ips),
+            ended_sessions=EndedSessions(
+                redis, access_ttl_seconds=settings.access_token_ttl_seconds
             ),
             ai_router=ai_router,
             chat=chat,
@@ -214,12 +238,35 @@ _HTTP_CODES = {
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's 400 for a body it cannot even decode (bytes that are not UTF-8): to the
+        # client that is a body that is not JSON, the documented 422.
+        invalid = AppError("The request body is not valid JSON.", code="invalid_json", status=422)
+        return _error_response(request, invalid)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "The request failed."
     if exc.status_code == 404:
         message = "No such route."
     error = AppError(message, code=code, status=exc.status_code, headers=dict(exc.headers or {}))
     return _error_response(request, error)
+
+
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    """MongoDB or Redis down: 503 `dependency_unavailable` with Retry-After, rendered here
+    (inside CORS, so browsers can read it). Any other driver error is a bug: re-raised, the
+    middleware answers the generic 500 with the request id."""
+    error = dependency_error(exc)
+    if error is None:
+        raise exc
+    return _error_response(request, error)
+
+
+# The drivers' base classes; `dependency_error` decides which of their errors are outages.
+_DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    mongo_errors.PyMongoError,
+    redis_errors.RedisError,
+    limits_errors.StorageError,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -235,6 +282,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for driver_error in _DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, _dependency_error)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -246,6 +295,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX)
+    app.include_router(badges_router)  # the achievements' image URLs: /badges/<code>.svg
     for router in (
         auth_router,
         users_router,
@@ -259,6 +309,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # Every status each route can answer, in the error shape (server/openapi.py).
+    openapi.install(app)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     mongodb_db: str = "starguide"
     redis_url: str | None = None
+    # How long a request waits to reach MongoDB or Redis before it answers 503
+    # dependency_unavailable (with Retry-After, so the client retries), instead of the drivers'
+    # 20-30 s: nobody waits long on a dead server.
+    dependency_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "starguide"
@@ -57,12 +62,25 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19_456, ge=19_456)
     argon2_time_cost: int = Field(default=2, ge=2)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # Per client address (`limits` notation, ";" between several; docs in README "Security"):
+    # sign-ups, login attempts (any account) and password-reset requests.
+    signup_rate_limit: str = "10/minute;30/hour;100/day"
+    login_rate_limit: str = "20/minute;200/hour"
+    password_reset_rate_limit: str = "5/minute;20/hour"  # noqa: S105 - a rate, no secret
+    # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma separated; "*": any peer).
+    # Same name and default as uvicorn's own setting, which `python -m server` is handed too.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
 
     # Chat. Rate limits use the `limits` notation; several are separated by ";".
     chat_rate_limit: str = "60/minute;2000/day"
     # Per learner and local day; an organization's daily_ai_budget_usd overrides it.
     # Empty or "none": no limit.
     ai_daily_budget_usd: float | None = Field(default=1.0, ge=0)
+    # The most an organization's own admin may give its learners per day (deployment admins
+    # may set any budget): an org admin cannot run up the deployment's AI bill. Unset, it
+    # follows AI_DAILY_BUDGET_USD upward (and "none" there means no ceiling either); set, it
+    # must not be below AI_DAILY_BUDGET_USD. Empty or "none": no ceiling.
+    ai_max_daily_budget_usd: float | None = Field(default=5.0, ge=0)
     chat_max_output_tokens: int = Field(default=1024, ge=16, le=32_000)
     chat_history_messages: int = Field(default=40, ge=2, le=200)
     chat_history_token_budget: int = Field(default=3000, ge=100)
@@ -80,6 +98,13 @@ class Settings(BaseSettings):
     presence_ttl_seconds: int = Field(default=60, ge=5)
     # A repeated `typing: true` within this window is not relayed again.
     typing_debounce_seconds: float = Field(default=2.0, ge=0)
+    # Client events per socket (`limits` notation, ";" between several), in the instance's
+    # memory (a socket lives on one instance): past it an event is answered `rate_limited`;
+    # past SOCKET_EVENT_DISCONNECT_FACTOR times it, the socket is disconnected.
+    socket_event_rate_limit: str = "20/second;600/minute"
+    socket_event_disconnect_factor: int = Field(default=5, ge=2)
+    # Open sockets per user across all instances (Redis with REDIS_URL): one more is refused.
+    socket_max_per_user: int = Field(default=20, ge=1)
 
     # Progress (docs/PROGRESS.md): XP toward the daily goal per local day (chat and quiz XP),
     # and how many learner messages a day earn chat XP.
@@ -103,14 +128,39 @@ class Settings(BaseSettings):
             raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is not allowed")
         return value
 
-    @field_validator("ai_daily_budget_usd", mode="before")
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    @field_validator("ai_daily_budget_usd", "ai_max_daily_budget_usd", mode="before")
     @classmethod
     def _no_budget(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
             return None
         return value
 
-    @field_validator("chat_rate_limit")
+    @field_validator(
+        "chat_rate_limit",
+        "socket_event_rate_limit",
+        "signup_rate_limit",
+        "login_rate_limit",
+        "password_reset_rate_limit",
+    )
     @classmethod
     def _valid_rate(cls, value: str) -> str:
         try:
@@ -133,6 +183,24 @@ class Settings(BaseSettings):
             if name not in KNOWN_PROVIDERS:
                 raise ValueError(f"unknown AI provider {name!r}; use {', '.join(KNOWN_PROVIDERS)}")
         return value
+
+    @model_validator(mode="after")
+    def _budget_ceiling(self) -> Settings:
+        """The default budget is what an organization falls back to, so it must fit under the
+        ceiling, or an org admin could reach it by clearing their budget."""
+        default, ceiling = self.ai_daily_budget_usd, self.ai_max_daily_budget_usd
+        if "ai_max_daily_budget_usd" not in self.model_fields_set:
+            if default is None:
+                self.ai_max_daily_budget_usd = None
+            elif ceiling is not None and default > ceiling:
+                self.ai_max_daily_budget_usd = default
+        elif ceiling is not None and (default is None or default > ceiling):
+            shown = "none (no limit)" if default is None else default
+            raise ValueError(
+                f"AI_MAX_DAILY_BUDGET_USD ({ceiling}) is below AI_DAILY_BUDGET_USD ({shown}): "
+                "raise the ceiling or lower the default budget"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_checks(self) -> Settings:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from server.deps import CurrentUser, State
 from server.leaderboard.schemas import LeaderboardPublic, Period, Scope
 from server.leaderboard.service import leaderboard_for
+from server.schemas import error_responses
 
 router = APIRouter(tags=["progress"])
 
@@ -17,6 +18,12 @@ router = APIRouter(tags=["progress"])
     "/leaderboard",
     summary="The weekly league of the caller's organization or of one of their study groups",
     response_model=LeaderboardPublic,
+    responses=error_responses(
+        {
+            404: "`group_not_found`: `group_id` names no group the caller can see.",
+            422: "Also when `scope=group` comes without `group_id`.",
+        }
+    ),
 )
 async def get_leaderboard(
     user: CurrentUser,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from server.deps import CurrentUser, State
 from server.quiz import service
 from server.quiz.schemas import AttemptCreate, AttemptPublic, NextQuestion
+from server.schemas import error_responses
 
 router = APIRouter(prefix="/quiz", tags=["quizzes"])
 
@@ -17,6 +18,12 @@ router = APIRouter(prefix="/quiz", tags=["quizzes"])
     "/next",
     summary="The next question to practise, and why (never its answer)",
     response_model=NextQuestion,
+    responses=error_responses(
+        {
+            404: "`no_question_available`: no published question fits (yet).",
+            422: "`unknown_topic`: `topic` is not a syllabus topic id.",
+        }
+    ),
 )
 async def next_question(
     user: CurrentUser,
@@ -35,6 +42,15 @@ async def next_question(
     response_model=AttemptPublic,
     responses={
         201: {"description": "Also for a retried client_attempt_id (`replayed: true`)."},
+        **error_responses(
+            {
+                404: "`question_not_found`.",
+                422: "`option_out_of_range`: the question has fewer options.",
+                409: "`client_attempt_id_reused`: that id was sent with another answer.",
+                503: "Also `mastery_busy`: the answer is saved; retry with the same "
+                "client_attempt_id.",
+            }
+        ),
     },
 )
 async def create_attempt(body: AttemptCreate, user: CurrentUser, state: State) -> AttemptPublic:
