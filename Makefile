@@ -19,7 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mypy server models ai_router realtime scripts
+	$(PY) -m mypy server models ai_router realtime scripts tests bench
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy server models ai_router realtime scripts
+	$(PY) -m mypy server models ai_router realtime scripts tests bench
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -1,5 +1,6 @@
 """The state of one routed request: the reply assembled across attempts (its length cap and
-resets) and what each attempt produced. Kept apart from the retry loop in router.py."""
+resets) and what each attempt produced. Kept apart from the candidate loop in router.py and
+the single provider attempt in attempt.py, which both work on it."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class ReplyBuffer:
 
 @dataclass(slots=True)
 class AttemptState:
-    """What one attempt produced; read by the retry loop after it ends or fails."""
+    """What one attempt produced (attempt.py fills it); its account once it ends or fails."""
 
     partial: str | None
     t0: float

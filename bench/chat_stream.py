@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +39,16 @@ import httpx  # noqa: E402
 
 from ai_router.providers.base import ProviderCall  # noqa: E402
 from ai_router.providers.offline_mentor import OfflineProvider  # noqa: E402
-from bench.procstats import free_port, log_tail, pct, pid_alive, proc_cpu  # noqa: E402
+from bench._child import (  # noqa: E402
+    Child,
+    embedded_db_pid,
+    new_conversation,
+    register,
+    server_argv,
+    server_env,
+    wait_ready,
+)
+from bench.procstats import cpu_if_alive, free_port, log_tail, pct, proc_cpu  # noqa: E402
 
 MESSAGES = (
     "A block of 2 kg slides down a 30 degree incline with friction 0.2. Find its acceleration.",
@@ -138,96 +143,18 @@ async def run_baseline(args: argparse.Namespace) -> tuple[Phase, float]:
 # ---- the stack: the server over HTTP --------------------------------------------------------
 
 
-def embedded_db_pid(data_dir: Path) -> int | None:
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return int(json.loads((data_dir / "embedded-mongo.json").read_text())["pid"])
-    return None
-
-
-class Server:
-    """`python -m server` in a temp DATA_DIR; logs go to a file there."""
-
-    def __init__(self, args: argparse.Namespace, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = args.port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir / "server.log"
-        env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URL", "REDIS_URL")}
-        env.update(
-            {
-                "PYTHONPATH": str(ROOT),
-                "ENVIRONMENT": "development",
-                "HOST": "127.0.0.1",
-                "PORT": str(self.port),
-                "DATA_DIR": str(data_dir / "data"),
-                "AI_PROVIDERS": "offline",
-                "OFFLINE_TOKEN_DELAY_MS": str(args.pace_ms),
-                "CHAT_RATE_LIMIT": "100000/minute",
-            }
-        )
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            # cwd is the temp dir so a developer's .env does not change the bench.
-            self.proc = subprocess.Popen(  # fixed argv, no shell
-                [sys.executable, "-m", "server"],
-                cwd=self.data_dir,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def wait_ready(self, client: httpx.AsyncClient, timeout_s: float = 90.0) -> float:
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < timeout_s:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with code {self.proc.returncode}:\n"
-                    + log_tail(self.log_path)
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/readyz", timeout=2.0)).status_code == 200:
-                    return time.perf_counter() - t0
-            await asyncio.sleep(0.2)
-        raise RuntimeError("the server was not ready in time:\n" + log_tail(self.log_path))
-
-    def stop(self) -> list[str]:
-        """SIGINT and wait; returns problems seen (slow stop, database child left running)."""
-        problems: list[str] = []
-        if self.proc is None:
-            return problems
-        db_pid = embedded_db_pid(self.data_dir / "data")
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                problems.append("the server did not stop within 30 s of SIGINT; sent SIGTERM")
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-        if db_pid is not None and pid_alive(db_pid):
-            problems.append(f"the embedded database (pid {db_pid}) outlived the server")
-            os.kill(db_pid, signal.SIGTERM)
-            for _ in range(100):
-                if not pid_alive(db_pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(db_pid, signal.SIGKILL)
-        return problems
+def server_child(args: argparse.Namespace, data_dir: Path) -> tuple[Child, str]:
+    """`python -m server` in a temp DATA_DIR, and its base URL; the log goes to a file there."""
+    port = args.port or free_port()
+    env = server_env(
+        port=port,
+        data_dir=data_dir / "data",
+        settings={
+            "OFFLINE_TOKEN_DELAY_MS": str(args.pace_ms),
+            "CHAT_RATE_LIMIT": "100000/minute",
+        },
+    )
+    return Child("starguide", server_argv(), env, data_dir), f"http://127.0.0.1:{port}"
 
 
 @dataclass
@@ -244,23 +171,14 @@ async def register_chats(client: httpx.AsyncClient, n: int) -> list[Chat]:
 
     async def one(i: int) -> Chat:
         async with sem:
-            resp = await client.post(
-                "/api/v1/auth/register",
-                json={
-                    "email": f"bench-{run}-{i}@example.com",
-                    "password": PASSWORD,
-                    "display_name": f"Bench learner {i}",
-                },
+            user = await register(
+                client,
+                email=f"bench-{run}-{i}@example.com",
+                password=PASSWORD,
+                display_name=f"Bench learner {i}",
             )
-            if resp.status_code != 201:
-                raise RuntimeError(f"register: HTTP {resp.status_code} {resp.text[:300]}")
-            token = resp.json()["access_token"]
-            resp = await client.post(
-                "/api/v1/conversations", json={}, headers={"Authorization": f"Bearer {token}"}
-            )
-            if resp.status_code != 201:
-                raise RuntimeError(f"conversation: HTTP {resp.status_code} {resp.text[:300]}")
-            return Chat(token, resp.json()["id"], message_for(i))
+            conversation_id = await new_conversation(client, user["token"])
+            return Chat(user["token"], conversation_id, message_for(i))
 
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
@@ -354,19 +272,19 @@ async def stack_round(
     return list(results), time.perf_counter() - t0
 
 
-async def run_stack(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+async def run_stack(args: argparse.Namespace, server: Child, base_url: str) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.chats + 8, max_keepalive_connections=args.chats + 8)
     async with httpx.AsyncClient(
-        base_url=server.base_url, timeout=httpx.Timeout(60.0), limits=limits, trust_env=False
+        base_url=base_url, timeout=httpx.Timeout(60.0), limits=limits, trust_env=False
     ) as client:
-        ready_s = await server.wait_ready(client)
+        ready_s = await wait_ready(server, client, timeout_s=90.0)
         chats = await register_chats(client, args.chats)
         warm, _ = await stack_round(client, chats)
         await asyncio.sleep(args.settle_s)  # the warm-up's after-reply work (memory, titles)
-        db_pid = embedded_db_pid(server.data_dir / "data")
+        db_pid = embedded_db_pid(server.workdir / "data")
         phase = Phase()
         cpu0 = proc_cpu(server.pid)
-        db0 = proc_cpu(db_pid) if db_pid and pid_alive(db_pid) else None
+        db0 = cpu_if_alive(db_pid)
         me0 = time.process_time()
         for _ in range(args.rounds):
             results, wall = await stack_round(client, chats)
@@ -507,19 +425,17 @@ def print_report(s: dict[str, Any]) -> None:
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     base, base_cpu = await run_baseline(args)
     data_dir = Path(tempfile.mkdtemp(prefix="starguide-bench-"))
-    server = Server(args, data_dir)
+    server, base_url = server_child(args, data_dir)
     problems: list[str] = []
     try:
         server.start()
         try:
-            stack = await run_stack(args, server)
+            stack = await run_stack(args, server, base_url)
         except BaseException:
             print(f"server log tail ({server.log_path}):\n{log_tail(server.log_path)}")
             raise
         finally:
-            if server.proc is not None and server.proc.poll() is not None:
-                problems.append(f"the server exited early with code {server.proc.returncode}")
-            problems += server.stop()
+            problems += server.stop(embedded_db_pid(data_dir / "data"))
         errors = [
             line
             for line in server.log_path.read_text(errors="replace").splitlines()

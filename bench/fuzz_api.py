@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +39,14 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from bench._child import (  # noqa: E402
+    Child,
+    ChildError,
+    embedded_db_pid,
+    server_argv,
+    server_env,
+    wait_ready_blocking,
+)
 from bench.procstats import free_port, log_tail  # noqa: E402
 
 CHECKS = (
@@ -87,28 +93,6 @@ class PassResult:
     output: str = ""
 
 
-def _server_env(data_dir: Path, port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith(("_API_KEY", "_URL", "_BASE_URL")) and k != "AI_PROVIDERS"
-    }
-    env |= SERVER_ENV | {"DATA_DIR": str(data_dir), "HOST": "127.0.0.1", "PORT": str(port)}
-    return env
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited:\n{log_tail(log, 40)}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"the server did not become ready:\n{log_tail(log, 40)}")
-
-
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -145,31 +129,25 @@ def _admin(base_url: str, env: dict[str, str]) -> dict[str, str]:
 @contextlib.contextmanager
 def running_server(work_dir: Path) -> Iterator[Target]:
     """`python -m server` on a free port with its own embedded database, plus identities."""
-    data_dir = work_dir / "data"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = _server_env(data_dir, port)
-    log = work_dir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
+    env = server_env(port=port, data_dir=work_dir / "data", settings=SERVER_ENV)
+    server = Child("starguide", server_argv(), env, work_dir, cwd=ROOT, tail_lines=40)
+    server.start()
     try:
-        _wait_ready(base_url, process, log)
+        try:
+            wait_ready_blocking(server, base_url, timeout_s=120)
+        except ChildError as exc:
+            raise SystemExit(str(exc)) from None
         yield Target(
             base_url=base_url,
             learner=_register(base_url, "learner"),
             admin=_admin(base_url, env),
             spare_learner=_register(base_url, "spare"),
-            log=log,
+            log=server.log_path,
         )
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        server.stop(embedded_db_pid(work_dir / "data"), wait_s=60)
 
 
 def schemathesis_binary() -> str:

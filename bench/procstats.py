@@ -50,3 +50,8 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def cpu_if_alive(pid: int | None) -> float | None:
+    """proc_cpu(pid), or None for no pid or a process that is gone (nothing to measure)."""
+    return proc_cpu(pid) if pid and pid_alive(pid) else None

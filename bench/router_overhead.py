@@ -23,17 +23,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import openai  # noqa: E402
+from openai.types.chat import ChatCompletionMessageParam  # noqa: E402
 
 from ai_router import AIRouter, ChatRequest, ChatTurn, RouterConfig, TextDelta  # noqa: E402
+from bench.procstats import pct  # noqa: E402
 
 MESSAGE = (
     "A block of 2 kg slides down a 30 degree incline with friction 0.2. Find its acceleration."
 )
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run_batch(
@@ -89,7 +86,7 @@ async def bench(args: argparse.Namespace, port: int) -> None:
             ChatTurn(role="assistant", content="Hello! Ask away."),
         ),
     )
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": request.system_prompt},
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello! Ask away."},
@@ -101,7 +98,7 @@ async def bench(args: argparse.Namespace, port: int) -> None:
         ttft = 0.0
         stream = await client.chat.completions.create(
             model="gpt-4.1",
-            messages=messages,  # type: ignore[arg-type]
+            messages=messages,
             max_completion_tokens=1024,
             stream=True,
             stream_options={"include_usage": True},

@@ -69,8 +69,6 @@ import json
 import os
 import resource
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -86,7 +84,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.procstats import free_port, log_tail, pct, pid_alive, proc_cpu  # noqa: E402
+from bench._child import (  # noqa: E402
+    Child,
+    embedded_db_state,
+    new_conversation,
+    register,
+    server_argv,
+    server_env,
+    wait_port,
+    wait_ready,
+)
+from bench.procstats import cpu_if_alive, free_port, pct, proc_cpu  # noqa: E402
 
 PASSWORD = "bench-socket-fanout-pw-1"  # noqa: S105 - throwaway accounts in a temp database
 BARE_ROOM = "r"
@@ -141,14 +149,6 @@ def proc_rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def embedded_db_state(data_dir: Path) -> dict[str, int] | None:
-    """SecantusDB's {"pid", "port"} as written by server/embedded_db.py."""
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        state = json.loads((data_dir / "embedded-mongo.json").read_text())
-        return {"pid": int(state["pid"]), "port": int(state["port"])}
-    return None
 
 
 # ---- a minimal Engine.IO 4 / Socket.IO 5 websocket client ---------------------------------------
@@ -511,90 +511,6 @@ class SioSocket:
 
 
 # ---- the servers -------------------------------------------------------------------------------
-class Child:
-    """A server child process with its log in `workdir`; stop() is SIGINT, then harder."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.workdir = workdir
-        self.log_path = workdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            # cwd is the temp dir so a developer's .env does not change the bench.
-            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                self.argv,
-                cwd=self.workdir,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def check_alive(self) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(
-                f"the {self.name} server exited with code {self.proc.returncode}:\n"
-                + log_tail(self.log_path)
-            )
-
-    def stop(self, db_pid: int | None = None) -> list[str]:
-        problems: list[str] = []
-        if self.proc is None:
-            return problems
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                problems.append(f"{self.name}: did not stop within 30 s of SIGINT; sent SIGTERM")
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-        else:
-            problems.append(f"{self.name}: exited early with code {self.proc.returncode}")
-        if db_pid is not None and pid_alive(db_pid):
-            problems.append(f"{self.name}: the embedded database (pid {db_pid}) outlived it")
-            os.kill(db_pid, signal.SIGTERM)
-            for _ in range(100):
-                if not pid_alive(db_pid):
-                    break
-                time.sleep(0.1)
-            else:
-                os.kill(db_pid, signal.SIGKILL)
-        return problems
-
-
-async def wait_port(child: Child, port: int, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        child.check_alive()
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return
-    raise RuntimeError(
-        f"the {child.name} server did not listen in time:\n{log_tail(child.log_path)}"
-    )
-
-
 @dataclass
 class Target:
     """What the measurement needs to know about one server."""
@@ -634,26 +550,16 @@ def bare_target(args: argparse.Namespace, workdir: Path) -> Target:
 
 def starguide_child(workdir: Path) -> tuple[Child, int]:
     port = free_port()
-    drop = ("MONGODB_URL", "REDIS_URL")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in drop and not k.startswith(("OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_"))
-    }
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "ENVIRONMENT": "development",
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "DATA_DIR": str(workdir / "data"),
-            "AI_PROVIDERS": "offline",
+    env = server_env(
+        port=port,
+        data_dir=workdir / "data",
+        settings={
             "OFFLINE_TOKEN_DELAY_MS": "0",
             "CORS_ORIGINS": "http://localhost:3000",
             "CHAT_RATE_LIMIT": "100000/minute",
-        }
+        },
     )
-    return Child("starguide", [sys.executable, "-m", "server"], env, workdir), port
+    return Child("starguide", server_argv(), env, workdir), port
 
 
 async def starguide_setup(args: argparse.Namespace, child: Child, port: int) -> Target:
@@ -662,43 +568,24 @@ async def starguide_setup(args: argparse.Namespace, child: Child, port: int) -> 
 
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60.0, trust_env=False) as client:
-        deadline = time.monotonic() + 120
-        while True:
-            child.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/readyz", timeout=2.0)).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("StarGuide was not ready in time:\n" + log_tail(child.log_path))
-            await asyncio.sleep(0.2)
+        await wait_ready(child, client, timeout_s=120)
         run = uuid.uuid4().hex[:8]
         sem = asyncio.Semaphore(4)  # argon2 is CPU-heavy
 
-        async def register(label: str) -> dict[str, Any]:
+        async def one(label: str) -> dict[str, str]:
             async with sem:
-                resp = await client.post(
-                    "/api/v1/auth/register",
-                    json={
-                        "email": f"bench-{run}-{label}@example.com",
-                        "password": PASSWORD,
-                        "display_name": f"Bench {label}",
-                    },
+                return await register(
+                    client,
+                    email=f"bench-{run}-{label}@example.com",
+                    password=PASSWORD,
+                    display_name=f"Bench {label}",
                 )
-            if resp.status_code != 201:
-                raise RuntimeError(f"register: HTTP {resp.status_code} {resp.text[:300]}")
-            body = resp.json()
-            return {"token": body["access_token"], "id": body["user"]["id"]}
 
         users = await asyncio.gather(
-            *(register(x) for x in ["a", "b"] + [f"f{i}" for i in range(args.filler_users)])
+            *(one(x) for x in ["a", "b"] + [f"f{i}" for i in range(args.filler_users)])
         )
         a, b, fillers = users[0], users[1], users[2:]
-        resp = await client.post(
-            "/api/v1/conversations", json={}, headers={"Authorization": f"Bearer {a['token']}"}
-        )
-        if resp.status_code != 201:
-            raise RuntimeError(f"conversation: HTTP {resp.status_code} {resp.text[:300]}")
-        conversation_id = resp.json()["id"]
+        conversation_id = await new_conversation(client, a["token"])
     db = embedded_db_state(child.workdir / "data")
     if db is None:
         raise RuntimeError("no embedded-mongo.json in the StarGuide DATA_DIR")
@@ -850,7 +737,7 @@ async def run_target(args: argparse.Namespace, target: Target) -> dict[str, Any]
     handlers = [fan.member_handler(j) for j in range(members)]
     gc.collect()  # this client's (its GC is off during the phases)
     rss0, cpu0 = proc_rss_kib(pid), proc_cpu(pid)
-    db0 = proc_cpu(target.db_pid) if target.db_pid and pid_alive(target.db_pid) else None
+    db0 = cpu_if_alive(target.db_pid)
     me0 = time.process_time()
     note(args, f"{target.name}: connecting {n} sockets")
     sockets, times, errors, wall = await open_sockets(target, auths, args, handlers)

@@ -17,32 +17,31 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
-from server.chat.generation import ChatEvent
+from server.events import TERMINAL_EVENTS, AssistantStart, AssistantToken, ServerEvent, parse_event
 
-TERMINAL_EVENTS = frozenset({"assistant:end", "assistant:error"})
 _KEY_PREFIX = "starguide:replay:"
 _MAX_EVENTS = 20_000  # a reply of 32k output tokens cannot outgrow it by much
 
 
-def is_terminal(event: ChatEvent) -> bool:
+def is_terminal(event: ServerEvent) -> bool:
     return event.name in TERMINAL_EVENTS
 
 
-def wanted(event: ChatEvent, after_seq: int) -> bool:
+def wanted(event: ServerEvent, after_seq: int) -> bool:
     """A resumed client gets token events after its last seq; the start only if it had none."""
-    if event.name == "assistant:token":
-        return int(event.data["seq"]) > after_seq
-    if event.name == "assistant:start":
+    if isinstance(event, AssistantToken):
+        return event.seq > after_seq
+    if isinstance(event, AssistantStart):
         return after_seq == 0
     return True
 
 
 class ReplayStore(Protocol):
-    async def append(self, message_id: str, events: Sequence[ChatEvent]) -> None: ...
+    async def append(self, message_id: str, events: Sequence[ServerEvent]) -> None: ...
 
     def follow(
         self, message_id: str, *, after_seq: int, idle_s: float
-    ) -> AsyncIterator[ChatEvent | None]:
+    ) -> AsyncIterator[ServerEvent | None]:
         """The wanted events in order through the terminal one; None after `idle_s` quiet."""
         ...
 
@@ -51,7 +50,7 @@ class ReplayStore(Protocol):
 
 @dataclass
 class _Buffer:
-    events: list[ChatEvent] = field(default_factory=list)
+    events: list[ServerEvent] = field(default_factory=list)
     signal: asyncio.Event = field(default_factory=asyncio.Event)
     expires_at: float = 0.0
 
@@ -74,7 +73,7 @@ class MemoryReplay:
         for key in [k for k, b in self._buffers.items() if b.expires_at < now]:
             del self._buffers[key]
 
-    async def append(self, message_id: str, events: Sequence[ChatEvent]) -> None:
+    async def append(self, message_id: str, events: Sequence[ServerEvent]) -> None:
         buffer = self._buffer(message_id)
         buffer.events.extend(events)
         signal, buffer.signal = buffer.signal, asyncio.Event()
@@ -82,7 +81,7 @@ class MemoryReplay:
 
     async def follow(
         self, message_id: str, *, after_seq: int, idle_s: float
-    ) -> AsyncIterator[ChatEvent | None]:
+    ) -> AsyncIterator[ServerEvent | None]:
         index = 0
         while True:
             buffer = self._buffer(message_id)
@@ -112,14 +111,14 @@ class RedisReplay:
     def key(message_id: str) -> str:
         return f"{_KEY_PREFIX}{message_id}"
 
-    async def append(self, message_id: str, events: Sequence[ChatEvent]) -> None:
+    async def append(self, message_id: str, events: Sequence[ServerEvent]) -> None:
         """One round trip for the whole batch; the TTL restarts with each batch."""
         key = self.key(message_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             for event in events:
                 pipe.xadd(
                     key,
-                    {"e": event.name, "d": json.dumps(event.data, separators=(",", ":"))},
+                    {"e": event.name, "d": json.dumps(event.payload(), separators=(",", ":"))},
                     maxlen=_MAX_EVENTS,
                     approximate=True,
                 )
@@ -128,7 +127,7 @@ class RedisReplay:
 
     async def follow(
         self, message_id: str, *, after_seq: int, idle_s: float
-    ) -> AsyncIterator[ChatEvent | None]:
+    ) -> AsyncIterator[ServerEvent | None]:
         # XREAD blocks until entries arrive, also on a stream that does not exist yet (the
         # owner may not have written its first batch when the client resumes).
         key = self.key(message_id)
@@ -141,7 +140,7 @@ class RedisReplay:
                 continue
             for entry_id, fields in response[0][1]:
                 last_id = entry_id
-                event = ChatEvent(_text(fields[b"e"]), json.loads(fields[b"d"]))
+                event = parse_event(_text(fields[b"e"]), json.loads(fields[b"d"]))
                 if wanted(event, after_seq):
                     yield event
                 if is_terminal(event):

@@ -15,30 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from beanie import PydanticObjectId
-
-from models import (
-    Message,
-    Organization,
-    Profile,
-    Question,
-    StudyGroup,
-    TopicRef,
-    User,
-    UserAchievement,
-    XpEvent,
-)
+from models import Message, Organization, Profile, TopicRef, User
 from models.common import utcnow
-from scripts._history import Turn, plan_history, write_history
 from scripts._runtime import Summary, progress_bar, stable_object_id
 from server.auth.passwords import Passwords
+from server.conversations.history import Turn, plan_history, write_history
 from server.groups import service as groups_service
 from server.groups.schemas import GroupCreate, GroupJoin
 from server.memory import service as memory
 from server.memory.taxonomy import Taxonomy
+from server.orgs import service as orgs_service
+from server.progress import service as progress_service
 from server.progress.service import ProgressService
+from server.quiz import bank as quiz_bank
 from server.quiz import service as quiz_service
 from server.quiz.schemas import AttemptCreate
+from server.users import service as users_service
 
 ORG_SLUG: Final = "demo"
 ORG_NAME: Final = "Prerna Academy, Kota (demo)"
@@ -289,13 +281,13 @@ class DemoContext:
 
 
 async def _org(summary: Summary) -> Organization:
-    org = await Organization.find_one({"slug": ORG_SLUG})
+    org = await orgs_service.find_by_slug(slug=ORG_SLUG)
     if org is not None:
         summary.count("organization", "unchanged")
         return org
     summary.count("organization", "created")
     # Invite-only: strangers signing up on a real deployment must not land in the demo.
-    return await Organization(name=ORG_NAME, slug=ORG_SLUG, signup_open=False).insert()
+    return await orgs_service.create_org(name=ORG_NAME, slug=ORG_SLUG, signup_open=False)
 
 
 async def _person(ctx: DemoContext, person: DemoPerson) -> User | None:
@@ -303,7 +295,7 @@ async def _person(ctx: DemoContext, person: DemoPerson) -> User | None:
     organization is somebody else's and is left alone (None)."""
     section = "mentors" if person.role == "mentor" else "learners"
     assert ctx.org is not None and ctx.org.id is not None
-    user = await User.find_one({"email": person.email})
+    user = await users_service.find_by_email(email=person.email)
     if user is not None:
         if user.org_id != ctx.org.id:
             ctx.summary.note(
@@ -317,7 +309,7 @@ async def _person(ctx: DemoContext, person: DemoPerson) -> User | None:
     password = ctx.password or ctx.generated
     assert password is not None
     ctx.summary.count(section, "created")
-    return await User(
+    return await users_service.create_user(
         email=person.email,
         password_hash=await ctx.passwords.hash(password),
         role=person.role,
@@ -325,12 +317,13 @@ async def _person(ctx: DemoContext, person: DemoPerson) -> User | None:
         profile=Profile(
             display_name=person.name, exam=person.exam, coaching=ORG_NAME, grade=person.grade
         ),
-    ).insert()
+    )
 
 
 async def _group(ctx: DemoContext, mentor: User, learners: Sequence[User]) -> None:
-    group = await StudyGroup.find_one(
-        {"org_id": mentor.org_id, "name": GROUP_NAME, "created_by": mentor.id}
+    assert mentor.id is not None
+    group = await groups_service.find_created(
+        org_id=mentor.org_id, name=GROUP_NAME, created_by=mentor.id
     )
     if group is None:
         group = await groups_service.create(user=mentor, body=GroupCreate(name=GROUP_NAME))
@@ -401,9 +394,7 @@ async def _chats(ctx: DemoContext, user: User, person: DemoPerson, now: datetime
 
 async def _quizzes(ctx: DemoContext, user: User, person: DemoPerson, now: datetime) -> None:
     for index, topic_id in enumerate(person.quiz_topics):
-        question = await Question.find_one(
-            {"topic_id": topic_id, "active": True}, sort=[("key", 1)]
-        )
+        question = await quiz_bank.first_active_question(topic_id=topic_id)
         if question is None:
             ctx.summary.note(
                 "skipped", person.email, f"no question for {topic_id}", section="quiz attempts"
@@ -424,10 +415,6 @@ async def _quizzes(ctx: DemoContext, user: User, person: DemoPerson, now: dateti
         ctx.summary.count("quiz attempts", "unchanged" if result.replayed else "created")
 
 
-async def _count(model: type[XpEvent] | type[UserAchievement], ids: list[PydanticObjectId]) -> int:
-    return await model.get_pymongo_collection().count_documents({"user_id": {"$in": ids}})
-
-
 async def seed_demo(ctx: DemoContext) -> None:
     ctx.org = await _org(ctx.summary)
     mentor = await _person(ctx, MENTOR)
@@ -439,8 +426,7 @@ async def seed_demo(ctx: DemoContext) -> None:
             if user is not None:
                 learners.append((user, person))
         ids = [u.id for u, _ in learners if u.id is not None]
-        xp_before = await _count(XpEvent, ids)
-        badges_before = await _count(UserAchievement, ids)
+        xp_before, badges_before = await progress_service.award_counts(user_ids=ids)
         if mentor is not None:
             await _group(ctx, mentor, [u for u, _ in learners])
         for user, person in learners:
@@ -448,7 +434,7 @@ async def seed_demo(ctx: DemoContext) -> None:
             await _quizzes(ctx, user, person, now)
             advance(1)
     await ctx.progress.drain()
-    xp_after, badges_after = await _count(XpEvent, ids), await _count(UserAchievement, ids)
+    xp_after, badges_after = await progress_service.award_counts(user_ids=ids)
     ctx.summary.count("xp awards", "created", xp_after - xp_before)
     ctx.summary.count("xp awards", "unchanged", xp_before)
     ctx.summary.count("achievements earned", "created", badges_after - badges_before)

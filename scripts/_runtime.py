@@ -19,16 +19,16 @@ from typing import Any, Final, Literal
 
 from beanie import PydanticObjectId, init_beanie
 from pydantic import ValidationError
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from rich import progress as rich_progress
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from models import DOCUMENT_MODELS
 from server.config import Settings, get_settings
+from server.connections import mongo_client
 from server.embedded_db import EmbeddedDatabaseError, EmbeddedMongo
 from server.quiz.bank import SyncResult
 
@@ -80,8 +80,10 @@ async def database(settings: Settings, *, init: bool = True) -> AsyncIterator[As
     if not url:
         embedded = EmbeddedMongo.in_data_dir(settings.data_dir)
         url = await embedded.start()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="starguide-scripts"
+    # The server's client options (`server.connections`): the same bounded waits, so a script
+    # against a database that is down fails within `DEPENDENCY_TIMEOUT_SECONDS` like a request.
+    client = mongo_client(
+        url, timeout_s=settings.dependency_timeout_seconds, appname="starguide-scripts"
     )
     try:
         db = client[settings.mongodb_db]
@@ -98,11 +100,12 @@ async def database(settings: Settings, *, init: bool = True) -> AsyncIterator[As
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr (cleared when done, silent when not a terminal); yields
     `advance(n)`."""
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+    # rich's bar, not our `Progress` document: a name the ownership check must not mistake.
+    progress = rich_progress.Progress(
+        rich_progress.TextColumn("{task.description}"),
+        rich_progress.BarColumn(),
+        rich_progress.MofNCompleteColumn(),
+        rich_progress.TimeElapsedColumn(),
         console=err_console,
         transient=True,
         disable=not err_console.is_terminal,

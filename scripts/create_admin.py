@@ -13,14 +13,15 @@ import sys
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from models import Organization, Profile, User
-from models.common import utcnow
+from models import Profile
 from scripts._runtime import Parser, ScriptError, Summary, database, run_main
 from server.audit import service as audit_service
 from server.auth.passwords import Passwords
 from server.auth.schemas import Password
 from server.config import Settings
+from server.errors import Conflict
 from server.orgs import service as orgs_service
+from server.users import service as users_service
 
 _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 _PASSWORD: TypeAdapter[str] = TypeAdapter(Password)
@@ -74,20 +75,23 @@ async def run(args: argparse.Namespace, settings: Settings) -> Summary:
                 slug=settings.default_org_slug, name=settings.default_org_name
             )
         else:
-            found = await Organization.find_one({"slug": args.org})
+            found = await orgs_service.find_by_slug(slug=args.org)
             if found is None:
                 raise ScriptError(f"no organization with slug {args.org!r}")
             org = found
         assert org.id is not None
-        user = await User.find_one({"email": email})
+        user = await users_service.find_by_email(email=email)
         if user is None:
-            user = await User(
-                email=email,
-                password_hash=await passwords.hash(password),
-                role="admin",
-                org_id=org.id,
-                profile=Profile(display_name=email.split("@")[0][:80] or "Admin"),
-            ).insert()
+            try:
+                user = await users_service.create_user(
+                    email=email,
+                    password_hash=await passwords.hash(password),
+                    role="admin",
+                    org_id=org.id,
+                    profile=Profile(display_name=email.split("@")[0][:80] or "Admin"),
+                )
+            except Conflict as exc:
+                raise ScriptError(f"{email} was created meanwhile; run the script again") from exc
             summary.count("admins", "created")
             await audit_service.record(
                 action="user.admin_created",
@@ -101,28 +105,24 @@ async def run(args: argparse.Namespace, settings: Settings) -> Summary:
                 raise ScriptError(
                     f"{email} belongs to another organization; this script does not move users"
                 )
-            changed: dict[str, object] = {}
+            assert user.id is not None
+            changed: list[str] = []  # field names only: never the password or its hash
             if user.role != "admin":
-                changed["role"] = "admin"
+                await users_service.set_role(user_id=user.id, role="admin")
+                changed.append("role")
             if not await passwords.verify(password, user.password_hash):
-                changed["password_hash"] = await passwords.hash(password)
-            if changed:
-                await User.get_pymongo_collection().update_one(
-                    {"_id": user.id}, {"$set": {**changed, "updated_at": utcnow()}}
+                await users_service.set_password_hash(
+                    user_id=user.id, password_hash=await passwords.hash(password)
                 )
+                changed.append("password")
+            if changed:
                 summary.count("admins", "updated")
                 await audit_service.record(
                     action="user.admin_updated",
                     org_id=user.org_id,
                     target_type="user",
                     target_id=str(user.id),
-                    # Field names only: never the password or its hash.
-                    details={
-                        "via": "scripts.create_admin",
-                        "changed": sorted(
-                            "password" if k == "password_hash" else k for k in changed
-                        ),
-                    },
+                    details={"via": "scripts.create_admin", "changed": sorted(changed)},
                 )
             else:
                 summary.count("admins", "unchanged")

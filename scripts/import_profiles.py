@@ -30,10 +30,9 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
-from models import LearnerTopic, Organization, Profile, TopicRef, User
-from scripts._history import Turn, plan_history, write_history
+from models import Organization, Profile, TopicRef
 from scripts._runtime import (
     Parser,
     ScriptError,
@@ -45,9 +44,12 @@ from scripts._runtime import (
 )
 from server.audit import service as audit_service
 from server.config import Settings
+from server.conversations.history import Turn, plan_history, write_history
+from server.errors import Conflict
 from server.memory import service as memory
 from server.memory.taxonomy import Taxonomy, load_taxonomy
 from server.orgs import service as orgs_service
+from server.users import service as users_service
 
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 MAX_TURNS: Final = 20_000
@@ -213,25 +215,18 @@ def map_weak_topics(entries: Sequence[str], taxonomy: Taxonomy, declared: set[st
     return result
 
 
-async def _declared_topics(user_id: PydanticObjectId) -> set[str]:
-    cursor = LearnerTopic.get_pymongo_collection().find(
-        {"user_id": user_id, "counts.declared": {"$gt": 0}}, projection={"topic_id": 1}
-    )
-    return {raw["topic_id"] async for raw in cursor}
-
-
 async def _target_org(settings: Settings, slug: str | None, *, dry_run: bool) -> Organization:
     """--org (which must exist), else the default organization, created if missing (a dry
     run only pretends to create it)."""
     if slug is not None:
-        org = await Organization.find_one({"slug": slug})
+        org = await orgs_service.find_by_slug(slug=slug)
         if org is None:
             raise ScriptError(f"no organization with slug {slug!r}")
         return org
     if dry_run:
-        found = await Organization.find_one({"slug": settings.default_org_slug})
-        return found or Organization(
-            id=PydanticObjectId(), name=settings.default_org_name, slug=settings.default_org_slug
+        found = await orgs_service.find_by_slug(slug=settings.default_org_slug)
+        return found or orgs_service.draft_org(
+            name=settings.default_org_name, slug=settings.default_org_slug
         )
     return await orgs_service.ensure_default_org(
         slug=settings.default_org_slug, name=settings.default_org_name
@@ -249,31 +244,38 @@ async def import_one(
 ) -> None:
     """Imports (or, with `dry_run`, only plans) one valid profile; counts into `summary`."""
     assert org.id is not None
-    user = await User.find_one({"legacy_id": profile.user_id})
+    user = await users_service.find_by_legacy_id(legacy_id=profile.user_id)
     new_user = user is None
     if user is None:
-        user = User(
-            id=PydanticObjectId(),
-            email=placeholder_email(profile.user_id),
-            password_hash=None,  # no login until the learner claims the account
-            role="learner",
-            org_id=org.id,
-            profile=Profile(
-                display_name=profile.name or "Learner",
-                exam=profile.exam,
-                coaching=profile.coaching,
-            ),
-            legacy_id=profile.user_id,
+        email = placeholder_email(profile.user_id)
+        imported = Profile(
+            display_name=profile.name or "Learner", exam=profile.exam, coaching=profile.coaching
         )
-        if not dry_run:
+        if dry_run:  # only planned: an unsaved account with a fresh id stands in for it
+            user = users_service.draft_user(
+                email=email,
+                password_hash=None,
+                org_id=org.id,
+                profile=imported,
+                legacy_id=profile.user_id,
+            )
+        else:
             try:
-                await user.insert()
-            except DuplicateKeyError:
+                user = await users_service.create_user(
+                    email=email,
+                    password_hash=None,  # no login until the learner claims the account
+                    org_id=org.id,
+                    profile=imported,
+                    legacy_id=profile.user_id,
+                )
+            except Conflict:
                 raise InvalidFile("a user with this user_id was created meanwhile") from None
     assert user.id is not None
 
     weak = map_weak_topics(
-        profile.weak_topics, taxonomy, set() if new_user else await _declared_topics(user.id)
+        profile.weak_topics,
+        taxonomy,
+        set() if new_user else await memory.declared_topic_ids(user_id=user.id),
     )
     for text in weak.unmatched:
         summary.note("skipped", name, f"weak topic {text!r} matches no topic or subject")

@@ -23,43 +23,87 @@ from starlette.types import ASGIApp
 
 from models import DOCUMENT_MODELS
 from realtime import Gateway
+from realtime import privacy as realtime_privacy
 from server import openapi
 from server.admin.router import router as admin_router
 from server.ai import build_router
+from server.audit import privacy as audit_privacy
+from server.auth import privacy as auth_privacy
 from server.auth.clients import TrustedProxies
 from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
 from server.auth.sessions import EndedSessions
 from server.auth.throttle import ClientLimits, LoginThrottle, limits_storage
 from server.auth.tokens import TokenCodec
+from server.chat import privacy as chat_privacy
 from server.chat.limits import SendLimiter
 from server.chat.router import router as chat_router
 from server.chat.service import ChatService
 from server.cluster import Cluster
 from server.config import Settings, get_settings
 from server.connections import mongo_client, redis_options
+from server.conversations import privacy as conversations_privacy
 from server.conversations.router import router as conversations_router
+from server.dashboards.router import groups_router as group_dashboard_router
+from server.dashboards.router import progress_router as learner_dashboard_router
 from server.embedded_db import EmbeddedMongo
 from server.errors import AppError, dependency_error, field_errors
+from server.groups import privacy as groups_privacy
 from server.groups.router import router as groups_router
 from server.health.router import router as health_router
+from server.leaderboard import privacy as leaderboard_privacy
+from server.leaderboard.boards import Leaderboards
 from server.leaderboard.router import router as leaderboard_router
-from server.leaderboard.service import Leaderboards
+from server.memory import privacy as memory_privacy
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
+from server.orgs import privacy as orgs_privacy
 from server.orgs import service as orgs_service
+from server.privacy import service as privacy_service
+from server.privacy.registry import PrivacyRegistry
 from server.privacy.router import router as privacy_router
+from server.progress import privacy as progress_privacy
 from server.progress.catalog import load_catalog
 from server.progress.router import badges_router
 from server.progress.router import router as progress_router
 from server.progress.service import ProgressService
 from server.quiz import bank as quiz_bank
+from server.quiz import privacy as quiz_privacy
 from server.quiz.router import router as quiz_router
 from server.state import AppState
+from server.usage import privacy as usage_privacy
+from server.users import privacy as users_privacy
 from server.users.router import router as users_router
 
 log = logging.getLogger("starguide")
 API_PREFIX = "/api/v1"
+
+# Every feature's export sections and erasure steps (docs/PRIVACY.md). Within an erasure
+# phase, steps run in this order unless a step's `after`/`before` says otherwise, and the
+# export's sections come in this order too. A feature that keeps personal data adds its
+# `register_privacy_steps` here; tests/privacy/test_registry.py fails until it does.
+PRIVACY_STEPS = (
+    users_privacy.register_privacy_steps,
+    memory_privacy.register_privacy_steps,
+    conversations_privacy.register_privacy_steps,
+    leaderboard_privacy.register_privacy_steps,
+    chat_privacy.register_privacy_steps,
+    progress_privacy.register_privacy_steps,
+    quiz_privacy.register_privacy_steps,
+    usage_privacy.register_privacy_steps,
+    groups_privacy.register_privacy_steps,
+    auth_privacy.register_privacy_steps,
+    audit_privacy.register_privacy_steps,
+    orgs_privacy.register_privacy_steps,
+    realtime_privacy.register_privacy_steps,
+)
+
+
+def privacy_registry() -> PrivacyRegistry:
+    registry = PrivacyRegistry()
+    for register in PRIVACY_STEPS:
+        register(registry)
+    return registry
 
 
 @asynccontextmanager
@@ -278,6 +322,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    privacy_service.install(privacy_registry())
     app.state.gateway = Gateway(settings)
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -302,7 +347,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conversations_router,
         chat_router,
         groups_router,
+        group_dashboard_router,  # GET /groups/{id}/progress: a read model above the features
         progress_router,
+        learner_dashboard_router,  # GET /progress/me
         leaderboard_router,
         quiz_router,
         privacy_router,

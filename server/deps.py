@@ -14,6 +14,7 @@ from models.user import Role
 from server.auth import sessions
 from server.errors import Forbidden, Unauthorized
 from server.state import AppState
+from server.users import service as users_service
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -45,7 +46,7 @@ async def authenticate(state: AppState, token: str) -> tuple[User, dict[str, Any
         user_id = PydanticObjectId(claims["sub"])
     except Exception as exc:
         raise Unauthorized("The token is invalid.", code="invalid_token") from exc
-    user = await User.get(user_id)
+    user = await users_service.get_user(user_id=user_id)
     if user is None or user.disabled:
         raise Unauthorized("The account is not available.", code="invalid_token")
     return user, claims

@@ -20,14 +20,15 @@ from server.chat.service import ChatService
 from server.cluster import Cluster
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
-from server.leaderboard.service import Leaderboards
+from server.events import ServerEvent
+from server.leaderboard.boards import Leaderboards
 from server.progress.service import ProgressService
 
 
 class Notifier(Protocol):
     """Live events to one user's sockets on every instance (the socket gateway)."""
 
-    async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None: ...
+    async def to_user(self, user_id: str, event: ServerEvent) -> None: ...
 
 
 @dataclass

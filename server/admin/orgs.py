@@ -6,19 +6,14 @@ an organization's own admin reads and edits that one (see `server.admin.users.sc
 
 from __future__ import annotations
 
-from typing import Any
-
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from models import Organization, User
 from server.admin.schemas import OrgCreate, OrgUpdate
 from server.audit import service as audit
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Forbidden, NotFound, ValidationFailed
 from server.ids import object_id
 from server.orgs import service as orgs_service
-from server.pagination import newest_first
 
 
 def org_not_found() -> NotFound:
@@ -28,15 +23,14 @@ def org_not_found() -> NotFound:
 async def list_page(
     *, scope: PydanticObjectId | None, limit: int, cursor: str | None
 ) -> tuple[list[Organization], str | None]:
-    query: dict[str, Any] = {} if scope is None else {"_id": scope}
-    return await newest_first(Organization, query, "created_at", limit=limit, cursor=cursor)
+    return await orgs_service.page_orgs(org_id=scope, limit=limit, cursor=cursor)
 
 
 async def get(*, scope: PydanticObjectId | None, org_id: str) -> Organization:
     wanted = object_id(org_id, org_not_found)
     if scope is not None and wanted != scope:
         raise org_not_found()
-    org = await Organization.get(wanted)
+    org = await orgs_service.get_org(org_id=wanted)
     if org is None:
         raise org_not_found()
     return org
@@ -48,15 +42,13 @@ async def create(*, actor: User, scope: PydanticObjectId | None, body: OrgCreate
             "Only admins of the deployment's own organization create organizations.",
             code="forbidden",
         )
-    org = Organization(**body.model_dump())
-    try:
-        await org.insert()
-    except DuplicateKeyError as exc:
-        raise Conflict(
-            "An organization with this slug already exists.",
-            code="org_slug_taken",
-            details={"slug": body.slug},
-        ) from exc
+    org = await orgs_service.create_org(
+        name=body.name,
+        slug=body.slug,
+        allowed_providers=body.allowed_providers,
+        signup_open=body.signup_open,
+        daily_ai_budget_usd=body.daily_ai_budget_usd,
+    )
     await audit.record(
         action="org.create",
         actor_id=actor.id,
@@ -91,11 +83,11 @@ async def update(
         )
     if not changes:
         return org
-    raw = await Organization.get_pymongo_collection().find_one_and_update(
-        {"_id": org.id}, {"$set": changes}, return_document=ReturnDocument.BEFORE
-    )
-    if raw is None:
+    assert org.id is not None
+    updated = await orgs_service.update_org(org_id=org.id, changes=changes)
+    if updated is None:
         raise org_not_found()
+    raw, after = updated
     changed = {k: v for k, v in changes.items() if raw.get(k) != v}
     if changed:
         await audit.record(
@@ -106,7 +98,4 @@ async def update(
             target_id=str(org.id),
             details={"changes": {k: {"from": raw.get(k), "to": v} for k, v in changed.items()}},
         )
-    updated = await Organization.get(org.id)
-    if updated is None:
-        raise org_not_found()
-    return updated
+    return after

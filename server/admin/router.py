@@ -24,6 +24,7 @@ from server.admin.schemas import (
     UsageReport,
 )
 from server.audit import service as audit
+from server.dashboards import learner as learner_dashboard
 from server.deps import AdminUser as Admin
 from server.deps import State, require_role
 from server.errors import ValidationFailed
@@ -93,7 +94,7 @@ async def get_user(user_id: str, staff: Staff, state: State) -> LearnerDetail:
     return LearnerDetail(
         user=AdminUser.from_doc(target),
         memory={"weak_topics": await memory.weak_topics(target.id)},
-        progress=await state.progress.progress_for(user=target),
+        progress=await learner_dashboard.progress_for(user=target, progress=state.progress),
     )
 
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_vali
 from ai_router.config import known_providers
 from models import AuditLog, Organization, User
 from models.user import Role
+from server.dashboards.schemas import ProgressPublic
 from server.memory.service import WeakTopicView
-from server.progress.schemas import ProgressPublic
 from server.schemas import Page, RequestModel
 from server.users.schemas import ProfilePublic
 

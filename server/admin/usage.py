@@ -1,8 +1,8 @@
 """The AI usage report: tokens and cost per provider per day, summed by MongoDB.
 
-It reads `ai_usage_days`, the per-learner daily counters the chat service `$inc`s (the same
-ones the daily budget reads), so the report and the budget can never disagree. Days are the
-learners' local calendar days.
+The sums come from the `usage` feature (`server.usage.service`), over the per-learner daily
+counters the chat's daily budget reads too, so the report and the budget can never disagree.
+Days are the learners' local calendar days. This module checks the window and shapes rows.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from models import AiUsageDay
 from server.admin.schemas import UsageReport, UsageRow
 from server.errors import ValidationFailed
+from server.usage import service as usage_service
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
-_SUMS = ("requests", "input_tokens", "output_tokens", "cost_usd")
+_SUMS = usage_service.SUMS
 
 
 def _window(from_day: date | None, to_day: date | None) -> tuple[date, date]:
@@ -50,22 +50,7 @@ async def report(
     *, org_id: PydanticObjectId | None, from_day: date | None, to_day: date | None
 ) -> UsageReport:
     start, end = _window(from_day, to_day)
-    match: dict[str, Any] = {"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}}
-    if org_id is not None:
-        match["org_id"] = org_id  # served by the (org_id, day) index; without it, by `day`
-    pipeline: list[dict[str, Any]] = [
-        {"$match": match},
-        {"$project": {"day": 1, "provider": {"$objectToArray": "$providers"}}},
-        {"$unwind": "$provider"},
-        {
-            "$group": {
-                "_id": {"day": "$day", "provider": "$provider.k"},
-                **{name: {"$sum": f"$provider.v.{name}"} for name in _SUMS},
-            }
-        },
-        {"$sort": {"_id.day": 1, "_id.provider": 1}},
-    ]
-    rows = await (await AiUsageDay.get_pymongo_collection().aggregate(pipeline)).to_list()
+    rows = await usage_service.sums_by_day_and_provider(org_id=org_id, start=start, end=end)
     items = [_row(raw, day=raw["_id"]["day"]) for raw in rows]
     totals: dict[str, dict[str, Any]] = {}
     for raw in rows:  # at most days × providers rows: summing them here is trivial

@@ -8,21 +8,16 @@ object of another organization.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from beanie import PydanticObjectId
-from bson import ObjectId
-from pymongo import ReturnDocument
 
-from models import Organization, User
-from models.common import utcnow
+from models import User
+from models.user import Role
 from server.admin.schemas import AdminUserUpdate
 from server.audit import service as audit
 from server.config import Settings
 from server.errors import Forbidden, NotFound, ValidationFailed
 from server.ids import object_id
-from server.pagination import newest_first
+from server.orgs import service as orgs_service
 from server.state import AppState
 from server.users import service as users_service
 
@@ -34,24 +29,10 @@ def user_not_found() -> NotFound:
 async def scope_of(actor: User, settings: Settings) -> PydanticObjectId | None:
     """The organization the caller may manage, or None for all of them (see the module doc)."""
     if actor.role == "admin":
-        org = await Organization.get(actor.org_id)
+        org = await orgs_service.get_org(org_id=actor.org_id)
         if org is not None and org.slug == settings.default_org_slug:
             return None
     return actor.org_id
-
-
-def _search(q: str) -> dict[str, Any]:
-    """Email prefix (emails are stored lower-cased), display name substring, exact id or
-    legacy id. Admin-only and paged, so a filtered walk of the `recent` index is fine."""
-    text = q.strip()
-    clauses: list[dict[str, Any]] = [
-        {"email": {"$regex": "^" + re.escape(text.lower())}},
-        {"profile.display_name": {"$regex": re.escape(text), "$options": "i"}},
-        {"legacy_id": text},
-    ]
-    if ObjectId.is_valid(text):
-        clauses.append({"_id": ObjectId(text)})
-    return {"$or": clauses}
 
 
 async def list_users(
@@ -60,22 +41,16 @@ async def list_users(
     limit: int,
     cursor: str | None,
     q: str | None = None,
-    role: str | None = None,
+    role: Role | None = None,
     org_id: str | None = None,
 ) -> tuple[list[User], str | None]:
-    query: dict[str, Any] = {}
-    if scope is not None:
-        query["org_id"] = scope
+    """Email prefix, display name, id or legacy id (`q`), within the caller's scope."""
+    wanted = scope
     if org_id is not None:
         wanted = object_id(org_id, lambda: ValidationFailed("org_id is not a valid id."))
         if scope is not None and wanted != scope:
             return [], None  # another organization: nothing to see, and nothing confirmed
-        query["org_id"] = wanted
-    if role is not None:
-        query["role"] = role
-    if q and q.strip():
-        query |= _search(q)
-    return await newest_first(User, query, "created_at", limit=limit, cursor=cursor)
+    return await users_service.page_users(org_id=wanted, role=role, q=q, limit=limit, cursor=cursor)
 
 
 async def get_in_scope(
@@ -83,7 +58,7 @@ async def get_in_scope(
 ) -> User:
     """The user, if the caller may see them: admins within their scope; mentors only the
     learners of their own organization."""
-    user = await User.get(object_id(user_id, user_not_found))
+    user = await users_service.get_user(user_id=object_id(user_id, user_not_found))
     if user is None:
         raise user_not_found()
     scope = await scope_of(actor, settings)
@@ -109,22 +84,17 @@ async def update(*, state: AppState, actor: User, user_id: str, body: AdminUserU
             "Admins cannot change their own role or disable themselves.", code="cannot_change_self"
         )
     if "role" in fields and body.role is not None:
-        before = await User.get_pymongo_collection().find_one_and_update(
-            {"_id": target.id},
-            {"$set": {"role": body.role, "updated_at": utcnow()}},
-            projection={"role": 1},
-            return_document=ReturnDocument.BEFORE,
-        )
+        before = await users_service.set_role(user_id=target.id, role=body.role)
         if before is None:
             raise user_not_found()
-        if before["role"] != body.role:
+        if before != body.role:
             await audit.record(
                 action="user.role_change",
                 actor_id=actor.id,
                 org_id=target.org_id,
                 target_type="user",
                 target_id=str(target.id),
-                details={"from": before["role"], "to": body.role},
+                details={"from": before, "to": body.role},
             )
     if "disabled" in fields and body.disabled is not None and body.disabled != target.disabled:
         await users_service.set_disabled(state=state, user_id=target.id, disabled=body.disabled)
@@ -135,7 +105,7 @@ async def update(*, state: AppState, actor: User, user_id: str, body: AdminUserU
             target_type="user",
             target_id=str(target.id),
         )
-    refreshed = await User.get(target.id)
+    refreshed = await users_service.get_user(user_id=target.id)
     if refreshed is None:
         raise user_not_found()
     return refreshed

@@ -1,4 +1,5 @@
-"""Append-only audit trail. Callers pass ids and codes, never secrets or message content."""
+"""Append-only audit trail, the `audit_log` collection's one owner: others record and read
+through these functions. Callers pass ids and codes, never secrets or message content."""
 
 from __future__ import annotations
 

@@ -9,17 +9,17 @@ import uuid
 from datetime import UTC, datetime
 
 from beanie import PydanticObjectId
-from pymongo.errors import DuplicateKeyError
 
-from models import Profile, RefreshToken, User
+from models import Profile, User
 from server.audit import service as audit_service
 from server.auth import sessions
 from server.auth.schemas import AuthResponse, LoginRequest, RegisterRequest
 from server.auth.tokens import hash_token
-from server.errors import Conflict, Forbidden, Unauthorized
+from server.errors import Forbidden, Unauthorized
 from server.memory import service as memory
 from server.orgs import service as orgs_service
 from server.state import AppState
+from server.users import service as users_service
 from server.users.schemas import UserPublic
 
 
@@ -33,14 +33,12 @@ async def _issue_pair(
     assert user.id is not None
     subject = str(user.id)
     refresh = state.tokens.issue(subject=subject, token_type="refresh")
-    stored = await RefreshToken(
-        token_hash=hash_token(refresh.token),
-        family_id=family_id,
-        user_id=user.id,
-        expires_at=refresh.expires_at,
-    ).insert()
+    token_hash = hash_token(refresh.token)
+    await sessions.store_refresh_token(
+        token_hash=token_hash, family_id=family_id, user_id=user.id, expires_at=refresh.expires_at
+    )
     if rotation and await sessions.family_was_revoked(family_id=family_id):
-        await stored.set({"revoked_at": datetime.now(UTC)})
+        await sessions.revoke_token(token_hash=token_hash)
         raise sessions.revoked()
     # `fid` ties the access token to its session: ending the session refuses it at once.
     access = state.tokens.issue(subject=subject, token_type="access", role=user.role, fid=family_id)
@@ -63,16 +61,13 @@ async def register(*, state: AppState, body: RegisterRequest, client: str) -> Au
             slug=state.settings.default_org_slug, name=state.settings.default_org_name
         )
     assert org.id is not None
-    user = User(
-        email=body.email.lower(),
+    # 409 `email_taken` from the unique email index, not from a read first: race-free.
+    user = await users_service.create_user(
+        email=body.email,
         password_hash=await state.passwords.hash(body.password),
         org_id=org.id,
         profile=Profile(display_name=body.display_name, exam=body.exam),
     )
-    try:
-        await user.insert()
-    except DuplicateKeyError as exc:
-        raise Conflict("An account with this email already exists.", code="email_taken") from exc
     await audit_service.record(
         action="user.register",
         actor_id=user.id,
@@ -87,7 +82,7 @@ async def login(*, state: AppState, body: LoginRequest, client: str | None = Non
     """`client`: the caller's address (None for an in-process caller, e.g. a script)."""
     email = body.email.lower()
     await state.login_throttle.attempt(email, client=client)
-    user = await User.find_one(User.email == email)
+    user = await users_service.find_by_email(email=email)
     password_ok = await state.passwords.verify(body.password, user.password_hash if user else None)
     if user is None or not password_ok:
         await audit_service.record(
@@ -116,15 +111,11 @@ async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
     claims = state.tokens.decode(refresh_token, expected_type="refresh")
     token_hash = hash_token(refresh_token)
     now = datetime.now(UTC)
-    # Spending is one conditional update: of two concurrent refreshes exactly one wins.
-    spent = await RefreshToken.get_pymongo_collection().update_one(
-        {"token_hash": token_hash, "used_at": None, "revoked_at": None, "expires_at": {"$gt": now}},
-        {"$set": {"used_at": now}},
-    )
-    stored = await RefreshToken.find_one(RefreshToken.token_hash == token_hash)
+    spent = await sessions.spend_refresh_token(token_hash=token_hash, now=now)
+    stored = await sessions.find_refresh_token(token_hash=token_hash)
     if stored is None:
         raise Unauthorized("The refresh token is invalid.", code="invalid_token")
-    if spent.modified_count != 1:
+    if not spent:
         if stored.revoked_at is not None:
             # The session already ended (logout, reuse, disabling): nothing leaked now.
             raise sessions.revoked()
@@ -142,7 +133,7 @@ async def refresh(*, state: AppState, refresh_token: str) -> AuthResponse:
             )
             raise Unauthorized("The refresh token was already used.", code="refresh_token_reused")
         raise Unauthorized("The refresh token has expired.", code="token_expired")
-    user = await User.get(PydanticObjectId(claims["sub"]))
+    user = await users_service.get_user(user_id=PydanticObjectId(claims["sub"]))
     if user is None or user.disabled or user.id != stored.user_id:
         await sessions.end_session(
             state, user_id=stored.user_id, family_id=stored.family_id, reason="revoked"
@@ -155,7 +146,7 @@ async def logout(*, state: AppState, refresh_token: str) -> None:
     """Ends the token's session; a token of an ended session is fine too (logout is
     idempotent, and repeating it repairs a logout that failed half-way)."""
     state.tokens.decode(refresh_token, expected_type="refresh")
-    stored = await RefreshToken.find_one(RefreshToken.token_hash == hash_token(refresh_token))
+    stored = await sessions.find_refresh_token(token_hash=hash_token(refresh_token))
     if stored is not None:
         await sessions.end_session(
             state, user_id=stored.user_id, family_id=stored.family_id, reason="logged_out"

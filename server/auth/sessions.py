@@ -21,16 +21,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from beanie import PydanticObjectId
 from redis.asyncio import Redis
 
 from models import RefreshToken
+from server.cluster import Cluster
 from server.errors import Unauthorized
-
-if TYPE_CHECKING:  # the state holds an EndedSessions: imported for annotations only
-    from server.state import AppState
 
 ENDED_PREFIX = "starguide:session:ended:"
 _SLACK_SECONDS = 60  # `exp` is rounded to the second, and clocks of instances drift a little
@@ -68,15 +66,27 @@ class EndedSessions:
         return until is not None and until > time.monotonic()
 
 
+class SessionState(Protocol):
+    """What ending sessions needs of the app state (`server.state.AppState` has both). Typed
+    by shape: the state holds an `EndedSessions`, so importing the state here, even for
+    annotations only, would be an import circle."""
+
+    @property
+    def ended_sessions(self) -> EndedSessions: ...
+
+    @property
+    def cluster(self) -> Cluster: ...
+
+
 def revoked() -> Unauthorized:
     return Unauthorized("This session has ended; log in again.", code="session_revoked")
 
 
-async def is_ended(state: AppState, *, family_id: str) -> bool:
+async def is_ended(state: SessionState, *, family_id: str) -> bool:
     return await state.ended_sessions.contains(family_id)
 
 
-async def ensure_live(state: AppState, claims: dict[str, Any]) -> None:
+async def ensure_live(state: SessionState, claims: dict[str, Any]) -> None:
     """Refuses (401 `session_revoked`) an access token whose session ended. A token without
     `fid` predates sessions: none is issued any more, and it expires like any other."""
     family_id = claims.get("fid")
@@ -89,7 +99,7 @@ async def ensure_live(state: AppState, claims: dict[str, Any]) -> None:
 
 
 async def end_session(
-    state: AppState, *, user_id: PydanticObjectId, family_id: str, reason: str = "logged_out"
+    state: SessionState, *, user_id: PydanticObjectId, family_id: str, reason: str = "logged_out"
 ) -> None:
     """Ends one login session (logout, refresh-token reuse). Safe to repeat."""
     await RefreshToken.find(
@@ -101,7 +111,7 @@ async def end_session(
 
 
 async def end_all_sessions(
-    state: AppState,
+    state: SessionState,
     *,
     user_id: PydanticObjectId,
     reason: str = "revoked",
@@ -129,6 +139,36 @@ async def end_all_sessions(
         await end_sockets(state, user_id=user_id, family_id=family_id, reason=reason)
 
 
+async def store_refresh_token(
+    *, token_hash: str, family_id: str, user_id: PydanticObjectId, expires_at: datetime
+) -> None:
+    """Stores a newly issued refresh token of the session `family_id` (its hash only)."""
+    await RefreshToken(
+        token_hash=token_hash, family_id=family_id, user_id=user_id, expires_at=expires_at
+    ).insert()
+
+
+async def find_refresh_token(*, token_hash: str) -> RefreshToken | None:
+    return await RefreshToken.find_one({"token_hash": token_hash})
+
+
+async def spend_refresh_token(*, token_hash: str, now: datetime) -> bool:
+    """Marks a live, unused, unexpired token used. One conditional update: of two concurrent
+    refreshes exactly one gets True."""
+    spent = await RefreshToken.get_pymongo_collection().update_one(
+        {"token_hash": token_hash, "used_at": None, "revoked_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"used_at": now}},
+    )
+    return spent.modified_count == 1
+
+
+async def revoke_token(*, token_hash: str) -> None:
+    """Revokes one token (a rotation that lost the race with its session's end)."""
+    await RefreshToken.get_pymongo_collection().update_one(
+        {"token_hash": token_hash}, {"$set": {"revoked_at": datetime.now(UTC)}}
+    )
+
+
 async def family_was_revoked(*, family_id: str) -> bool:
     """Whether any token of the family is revoked: the session ended, whatever rotated since."""
     found = await RefreshToken.get_pymongo_collection().find_one(
@@ -138,7 +178,7 @@ async def family_was_revoked(*, family_id: str) -> bool:
 
 
 async def end_sockets(
-    state: AppState,
+    state: SessionState,
     *,
     user_id: PydanticObjectId,
     family_id: str | None = None,

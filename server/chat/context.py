@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 
 from ai_router import ChatTurn
 from models import Conversation, Message, TopicRef, User
@@ -106,23 +105,6 @@ def _threads(messages: Sequence[Message]) -> list[Message]:
             if (reply := replies.get(m.id)) is not None:
                 ordered.append(reply)
     return ordered
-
-
-async def recent_messages(conversation: Conversation, before: Message, limit: int) -> list[Message]:
-    """Messages older than `before`, newest first (served by conversation_recent)."""
-    query: dict[str, Any] = {
-        "conversation_id": conversation.id,
-        "$or": [
-            {"created_at": {"$lt": before.created_at}},
-            {"created_at": before.created_at, "_id": {"$lt": before.id}},
-        ],
-    }
-    return (
-        await Message.find(query)
-        .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-        .limit(limit)
-        .to_list()
-    )
 
 
 def build_context(

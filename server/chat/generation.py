@@ -9,21 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from server.events import AssistantToken, ServerEvent
 
 log = logging.getLogger("starguide.chat")
 
 StopReason = Literal["aborted", "shutdown"]
-Listener = Callable[["Generation", "ChatEvent"], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ChatEvent:
-    """One `assistant:*` event, as SSE and Socket.IO send it."""
-
-    name: str
-    data: dict[str, Any]
+Listener = Callable[["Generation", ServerEvent], None]
 
 
 class Generation:
@@ -31,14 +24,14 @@ class Generation:
         self.message_id = message_id
         self.conversation_id = conversation_id
         self.user_id = user_id
-        self.events: list[ChatEvent] = []
+        self.events: list[ServerEvent] = []
         self.finished = False
         self.stop_reason: StopReason | None = None
         self.task: asyncio.Task[None] | None = None
         self._signal = asyncio.Event()
         self._listeners: tuple[Listener, ...] = ()
 
-    def publish(self, event: ChatEvent) -> None:
+    def publish(self, event: ServerEvent) -> None:
         self.events.append(event)
         for listener in self._listeners:
             try:
@@ -57,7 +50,7 @@ class Generation:
 
     async def watch(
         self, after_seq: int = 0, *, idle_s: float | None = None
-    ) -> AsyncIterator[list[ChatEvent]]:
+    ) -> AsyncIterator[list[ServerEvent]]:
         """Every event so far (token events after `after_seq`), then live ones until the end.
 
         Events come in batches of whatever has accumulated since the last one, so a busy
@@ -65,11 +58,11 @@ class Generation:
         """
         index = 0
         while True:
-            batch: list[ChatEvent] = []
+            batch: list[ServerEvent] = []
             while index < len(self.events):
                 event = self.events[index]
                 index += 1
-                if event.name == "assistant:token" and event.data["seq"] <= after_seq:
+                if isinstance(event, AssistantToken) and event.seq <= after_seq:
                     continue
                 batch.append(event)
             if batch:
@@ -122,8 +115,16 @@ class GenerationRegistry:
         task = asyncio.create_task(work, name=f"generation:{generation.message_id}")
         generation.task = task
 
-        def done(_: asyncio.Task[None]) -> None:
+        def done(finished: asyncio.Task[None]) -> None:
             self._running.pop(generation.message_id, None)
+            # Retrieved here, always: a generation that failed past its own error handling
+            # (the database gone while it recorded the failure) is logged once, by us, not as
+            # asyncio's "Task exception was never retrieved" at garbage collection.
+            if not finished.cancelled() and (error := finished.exception()) is not None:
+                log.error(
+                    "reply generation ended with an error",
+                    exc_info=(type(error), error, error.__traceback__),
+                )
             generation.finish()
 
         task.add_done_callback(done)

@@ -1,11 +1,13 @@
-"""Per-learner chat limits: a send rate (`limits`) and a daily AI budget (MongoDB ledger)."""
+"""Per-learner chat limits: a send rate (`limits`) and a daily AI budget.
+
+The budget's ledger is the `usage` feature's (`server.usage.service`), organizations are the
+`orgs` feature's: this module decides, they store."""
 
 from __future__ import annotations
 
 import math
 import time
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
@@ -15,9 +17,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from ai_router import ChatResult
 from ai_router.results import Attempt
-from models import AiUsageDay, Organization, User
+from models import Organization, User
 from server.errors import RateLimited
-from server.mongo import upsert
+from server.orgs import service as orgs_service
+from server.usage import service as usage_service
 
 ORG_CACHE_SECONDS = 30.0
 
@@ -72,7 +75,7 @@ class OrgCache:
         cached = self._items.get(org_id)
         if cached is not None and cached[0] > now:
             return cached[1]
-        org = await Organization.get(org_id)
+        org = await orgs_service.get_org(org_id=org_id)
         self._items[org_id] = (now + ORG_CACHE_SECONDS, org)
         return org
 
@@ -92,34 +95,14 @@ class DailyBudget:
         limit = self.limit(org)
         if limit is None:
             return None
-        day = await AiUsageDay.find_one(
-            {"user_id": user.id, "day": local_day(user, at).isoformat()}
-        )
-        return limit - (day.cost_usd if day else 0.0)
+        assert user.id is not None
+        return limit - await usage_service.spent_usd(user_id=user.id, day=local_day(user, at))
 
     async def record(self, user: User, attempts: tuple[Attempt, ...], at: datetime) -> None:
         """Adds every attempt's tokens and cost, failed ones included: they were billed too."""
-        if not attempts:
-            return
-        inc: dict[str, Any] = {"requests": 1}
-        for a in attempts:
-            if a.outcome == "skipped":
-                continue
-            # Never a negative amount: a provider's bad usage must not refund the budget.
-            for key, value in (
-                ("input_tokens", max(0, a.usage.input_tokens)),
-                ("output_tokens", max(0, a.usage.output_tokens)),
-                ("cost_usd", max(0.0, a.cost_usd)),
-            ):
-                inc[key] = inc.get(key, 0) + value
-                name = f"providers.{a.provider}.{key}"
-                inc[name] = inc.get(name, 0) + value
-            name = f"providers.{a.provider}.requests"
-            inc[name] = inc.get(name, 0) + 1
-        await upsert(
-            AiUsageDay.get_pymongo_collection(),
-            {"user_id": user.id, "day": local_day(user, at).isoformat()},
-            {"$inc": inc, "$set": {"updated_at": at}, "$setOnInsert": {"org_id": user.org_id}},
+        assert user.id is not None
+        await usage_service.record_attempts(
+            user_id=user.id, org_id=user.org_id, day=local_day(user, at), attempts=attempts, at=at
         )
 
     async def record_result(self, user: User, result: ChatResult, at: datetime) -> None:

@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 from starlette.responses import StreamingResponse
 
 from models import Message, MessageError
-from server.chat.generation import ChatEvent
-from server.chat.service import error_event
 from server.errors import dependency_error
+from server.events import AssistantError, AssistantToken, ServerEvent
 
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
@@ -20,17 +19,17 @@ OPENING = b": stream open\n\n"  # lets proxies pass the headers on at once
 HEARTBEAT = b": ping\n\n"
 
 
-def encode(event: ChatEvent) -> bytes:
-    data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+def encode(event: ServerEvent) -> bytes:
+    data = json.dumps(event.payload(), ensure_ascii=False, separators=(",", ":"))
     lines = [f"event: {event.name}"]
-    if event.name == "assistant:token":
-        lines.append(f"id: {event.data['seq']}")
+    if isinstance(event, AssistantToken):
+        lines.append(f"id: {event.seq}")
     lines.append(f"data: {data}")
     return ("\n".join(lines) + "\n\n").encode()
 
 
 async def _frames(
-    batches: AsyncIterator[list[ChatEvent]], reply: Message | None
+    batches: AsyncIterator[list[ServerEvent]], reply: Message | None
 ) -> AsyncIterator[bytes]:
     # Closing this generator (the client went away) closes the watcher, never the generation.
     yield OPENING
@@ -44,11 +43,11 @@ async def _frames(
         if outage is None or reply is None:
             raise
         failed = MessageError(code=outage.code, message=outage.message)
-        yield encode(error_event(reply.model_copy(update={"error": failed})))
+        yield encode(AssistantError.of(reply, failed))
 
 
 def sse_response(
-    batches: AsyncIterator[list[ChatEvent]], *, reply: Message | None = None
+    batches: AsyncIterator[list[ServerEvent]], *, reply: Message | None = None
 ) -> StreamingResponse:
     """`reply`: the assistant message streamed, named by the `assistant:error` that ends the
     stream if a dependency fails mid-way."""

@@ -198,3 +198,29 @@ async def list_messages(
     )
     docs.reverse()  # newest page first, but oldest→newest within it
     return docs, next_cursor
+
+
+# ---- a study group's shared conversation (called by server.groups) --------------------------
+async def create_shared(*, owner: User, title: str) -> Conversation:
+    """The conversation a new study group chats in: owned by the group's creator, titled by
+    the group's name (as if the owner had named it), members added as they join."""
+    assert owner.id is not None
+    return await Conversation(
+        user_id=owner.id, org_id=owner.org_id, title=title, title_set_by_user=True
+    ).insert()
+
+
+async def add_member(*, conversation_id: PydanticObjectId, user_id: PydanticObjectId) -> None:
+    """Idempotent (`$addToSet`): a repeated join repairs a crash between the group's write
+    and this one."""
+    await Conversation.get_pymongo_collection().update_one(
+        {"_id": conversation_id}, {"$addToSet": {"member_ids": user_id}}
+    )
+
+
+async def remove_member(*, conversation_id: PydanticObjectId, user_id: PydanticObjectId) -> None:
+    """Idempotent (`$pull`). The caller announces the loss of access afterwards
+    (`announce_access_lost`), so live sockets leave the room too."""
+    await Conversation.get_pymongo_collection().update_one(
+        {"_id": conversation_id}, {"$pull": {"member_ids": user_id}}
+    )

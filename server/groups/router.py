@@ -1,4 +1,5 @@
-"""Study group routes; thin, the rules are in the service."""
+"""Study group routes; thin, the rules are in the service. A group's members with their
+progress is a read model above the features: `server.dashboards.router`."""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from server.groups.schemas import (
     GroupCreate,
     GroupJoin,
     GroupPage,
-    GroupProgress,
     GroupPublic,
 )
 from server.schemas import PAGED, error_responses
 
 router = APIRouter(prefix="/groups", tags=["study groups"])
 _NOT_FOUND = error_responses({404: "`group_not_found`."})
-_MENTORS_ONLY = error_responses({403: "`forbidden`: only the group's mentors and admins."})
 
 
 @router.post(
@@ -69,15 +68,6 @@ async def join_group(body: GroupJoin, user: CurrentUser) -> GroupPublic:
 async def get_group(group_id: str, user: CurrentUser) -> GroupPublic:
     group = await service.get_visible(user=user, group_id=group_id)
     return GroupPublic.from_doc(group, show_code=service.can_manage(user, group))
-
-
-@router.get(
-    "/{group_id}/progress",
-    summary="Every member's progress (the group's mentors and the organization's admins)",
-    responses=_NOT_FOUND | _MENTORS_ONLY,
-)
-async def get_group_progress(group_id: str, user: CurrentUser, state: State) -> GroupProgress:
-    return await service.members_progress(user=user, group_id=group_id, progress=state.progress)
 
 
 @router.delete(

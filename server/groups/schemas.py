@@ -7,7 +7,6 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from models import StudyGroup
 from models.study_group import GroupRole
-from server.progress.schemas import ProgressPublic
 from server.schemas import RequestModel
 
 GroupName = Annotated[
@@ -60,16 +59,3 @@ class GroupPublic(BaseModel):
 class GroupPage(BaseModel):
     items: list[GroupPublic]
     next_cursor: str | None
-
-
-class MemberProgress(BaseModel):
-    user_id: str
-    display_name: str
-    role: GroupRole
-    joined_at: datetime
-    progress: ProgressPublic
-
-
-class GroupProgress(BaseModel):
-    group_id: str
-    items: list[MemberProgress] = Field(description="Every member, in the group's join order.")

@@ -6,18 +6,17 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from models import Conversation, StudyGroup, User
+from models import StudyGroup, User
 from models.study_group import GroupMember
-from server.audit import service as audit
 from server.cluster import Cluster
 from server.conversations import service as conversations
 from server.errors import Conflict, Forbidden, NotFound
-from server.groups.schemas import GroupCreate, GroupJoin, GroupProgress, MemberProgress
+from server.groups.schemas import GroupCreate, GroupJoin
 from server.ids import object_id
 from server.pagination import newest_first
-from server.progress.service import ProgressService
 
 _CODE_BYTES = 6  # 8 URL-safe characters: 2^48 codes, unguessable at any sane request rate
 
@@ -39,9 +38,7 @@ async def create(*, user: User, body: GroupCreate) -> StudyGroup:
     assert user.id is not None
     # The conversation first: a crash before the group leaves an empty conversation, never a
     # group whose conversation is missing.
-    conversation = await Conversation(
-        user_id=user.id, org_id=user.org_id, title=body.name, title_set_by_user=True
-    ).insert()
+    conversation = await conversations.create_shared(owner=user, title=body.name)
     assert conversation.id is not None
     for _ in range(5):
         group = StudyGroup(
@@ -72,9 +69,7 @@ async def join(*, user: User, body: GroupJoin) -> StudyGroup:
     if group is None:
         raise _not_found()
     # Also re-run by a repeated join, which repairs a crash between the two writes.
-    await Conversation.get_pymongo_collection().update_one(
-        {"_id": group.conversation_id}, {"$addToSet": {"member_ids": user.id}}
-    )
+    await conversations.add_member(conversation_id=group.conversation_id, user_id=user.id)
     return group
 
 
@@ -98,10 +93,8 @@ async def leave(*, user: User, group_id: str, cluster: Cluster) -> None:
     await StudyGroup.get_pymongo_collection().update_one(
         {"_id": group.id}, {"$pull": {"members": {"user_id": user.id}}}
     )
-    await Conversation.get_pymongo_collection().update_one(
-        {"_id": group.conversation_id}, {"$pull": {"member_ids": user.id}}
-    )
     assert user.id is not None
+    await conversations.remove_member(conversation_id=group.conversation_id, user_id=user.id)
     await conversations.announce_access_lost(
         cluster=cluster, conversation_id=group.conversation_id, user_ids=[user.id], reason="left"
     )
@@ -114,36 +107,8 @@ async def list_mine(
     return await newest_first(StudyGroup, query, "created_at", limit=limit, cursor=cursor)
 
 
-async def members_progress(
-    *, user: User, group_id: str, progress: ProgressService
-) -> GroupProgress:
-    """The group's mentors and its organization's admins see every member's progress; a
-    plain member may see the group but not the others' progress (403, the group is theirs)."""
-    group = await get_visible(user=user, group_id=group_id)
-    if not can_manage(user, group):
-        raise Forbidden("Only the group's mentors see its members' progress.", code="forbidden")
-    ids = [m.user_id for m in group.members]
-    users = {u.id: u for u in await User.find({"_id": {"$in": ids}}).to_list()}
-    present = [m for m in group.members if m.user_id in users]  # erased accounts drop out
-    views = await progress.progress_of([users[m.user_id] for m in present])
-    await audit.record(  # a staff read of learners' data (issue 7): who looked, at which group
-        action="admin.read_group_progress",
-        actor_id=user.id,
-        org_id=group.org_id,
-        target_type="study_group",
-        target_id=str(group.id),
-        details={"members": len(present)},
-    )
-    return GroupProgress(
-        group_id=str(group.id),
-        items=[
-            MemberProgress(
-                user_id=str(m.user_id),
-                display_name=users[m.user_id].profile.display_name,
-                role=m.role,
-                joined_at=m.joined_at,
-                progress=view,
-            )
-            for m, view in zip(present, views, strict=True)
-        ],
-    )
+async def find_created(
+    *, org_id: PydanticObjectId, name: str, created_by: PydanticObjectId
+) -> StudyGroup | None:
+    """A group one mentor created under a name: how `seed --demo` finds its group again."""
+    return await StudyGroup.find_one({"org_id": org_id, "name": name, "created_by": created_by})

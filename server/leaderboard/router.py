@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server.deps import CurrentUser, State
-from server.leaderboard.schemas import LeaderboardPublic, Period, Scope
+from server.leaderboard.schemas import IsoWeek, LeaderboardPublic, Period, Scope
 from server.leaderboard.service import leaderboard_for
 from server.schemas import error_responses
 
@@ -21,7 +21,8 @@ router = APIRouter(tags=["progress"])
     responses=error_responses(
         {
             404: "`group_not_found`: `group_id` names no group the caller can see.",
-            422: "Also when `scope=group` comes without `group_id`.",
+            422: "Also when `scope=group` comes without `group_id`, or `week` is no ISO week "
+            "of its year (`2024-W99`).",
         }
     ),
 )
@@ -32,8 +33,8 @@ async def get_leaderboard(
     period: Period = "week",
     group_id: Annotated[str | None, Query(description="Required when scope is group.")] = None,
     week: Annotated[
-        str | None,
-        Query(pattern=r"^\d{4}-W\d{2}$", description="An ISO week; default: the current one."),
+        IsoWeek | None,
+        Query(description="An ISO week (`2026-W47`); default: the current one."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> LeaderboardPublic:

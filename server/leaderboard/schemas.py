@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 Scope = Literal["org", "group"]
 Period = Literal["week"]
+
+
+def _existing_week(value: str) -> str:
+    """Only weeks that exist: `W01` to the year's last ISO week (52 or 53). A pattern alone
+    let `2024-W99` and non-ASCII digits through to an empty 200 board (issue 14)."""
+    year, week = int(value[:4]), int(value[6:])
+    last = date(year, 12, 28).isocalendar()[1]  # 28 December always lies in the last week
+    if not 1 <= week <= last:
+        raise ValueError(f"{value} is not a week: {year} has weeks W01 to W{last:02d}")
+    return value
+
+
+# ASCII digits only: `\d` would also accept other scripts' digits ("२०२४").
+IsoWeek = Annotated[str, Field(pattern=r"^[0-9]{4}-W[0-9]{2}$"), AfterValidator(_existing_week)]
 
 
 class EntryPublic(BaseModel):

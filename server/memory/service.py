@@ -200,3 +200,12 @@ async def weak_topics(
         )
         for d in docs
     ]
+
+
+async def declared_topic_ids(*, user_id: PydanticObjectId) -> set[str]:
+    """Topics the learner has declared weak at least once (an imported profile's list): a
+    re-import adds declared evidence only for topics not yet declared, so it counts once."""
+    cursor = LearnerTopic.get_pymongo_collection().find(
+        {"user_id": user_id, "counts.declared": {"$gt": 0}}, projection={"topic_id": 1}
+    )
+    return {str(raw["topic_id"]) async for raw in cursor}

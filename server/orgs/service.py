@@ -1,11 +1,17 @@
-"""Organizations: the default one every deployment has, and lookups for sign-up."""
+"""The `organizations` collection's one owner: the default organization every deployment
+has, lookups for sign-up, and the admin's create, list and update. Others call these."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models import Organization
-from server.errors import ValidationFailed
+from server.errors import Conflict, ValidationFailed
+from server.pagination import newest_first
 
 
 async def ensure_default_org(*, slug: str, name: str) -> Organization:
@@ -19,6 +25,71 @@ async def ensure_default_org(*, slug: str, name: str) -> Organization:
         found = await Organization.find_one(Organization.slug == slug)
         assert found is not None
         return found
+
+
+async def get_org(*, org_id: PydanticObjectId) -> Organization | None:
+    return await Organization.get(org_id)
+
+
+async def find_by_slug(*, slug: str) -> Organization | None:
+    """Served by the unique `slug` index."""
+    return await Organization.find_one({"slug": slug})
+
+
+def draft_org(*, name: str, slug: str) -> Organization:
+    """An organization with its id, not stored: what a dry run plans with."""
+    return Organization(id=PydanticObjectId(), name=name, slug=slug)
+
+
+async def create_org(
+    *,
+    name: str,
+    slug: str,
+    allowed_providers: list[str] | None = None,
+    signup_open: bool = True,
+    daily_ai_budget_usd: float | None = None,
+) -> Organization:
+    """Race-free: the unique slug index decides, and the loser gets 409 `org_slug_taken`."""
+    org = Organization(
+        name=name,
+        slug=slug,
+        allowed_providers=allowed_providers,
+        signup_open=signup_open,
+        daily_ai_budget_usd=daily_ai_budget_usd,
+    )
+    try:
+        return await org.insert()
+    except DuplicateKeyError as exc:
+        raise Conflict(
+            "An organization with this slug already exists.",
+            code="org_slug_taken",
+            details={"slug": slug},
+        ) from exc
+
+
+async def page_orgs(
+    *, org_id: PydanticObjectId | None, limit: int, cursor: str | None
+) -> tuple[list[Organization], str | None]:
+    """Newest first (the `recent` index); with `org_id`, only that one."""
+    query: dict[str, Any] = {} if org_id is None else {"_id": org_id}
+    return await newest_first(Organization, query, "created_at", limit=limit, cursor=cursor)
+
+
+async def update_org(
+    *, org_id: PydanticObjectId, changes: dict[str, Any]
+) -> tuple[dict[str, Any], Organization] | None:
+    """Applies `changes` in one `$set` and returns the stored values it replaced (the raw
+    document before) with the organization after; None if there is no such organization.
+    One atomic update, so the "before" an audit entry names is the true one."""
+    before = await Organization.get_pymongo_collection().find_one_and_update(
+        {"_id": org_id}, {"$set": changes}, return_document=ReturnDocument.BEFORE
+    )
+    if before is None:
+        return None
+    after = await Organization.get(org_id)
+    if after is None:
+        return None
+    return before, after
 
 
 async def joinable_org(*, slug: str) -> Organization:

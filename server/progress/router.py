@@ -1,4 +1,5 @@
-"""REST for progress and achievements. Thin: the logic is the progress service's."""
+"""REST for achievements and their badges. Thin: the logic is the progress service's.
+`GET /progress/me` spans features: it is the learner dashboard's (server/dashboards)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,12 @@ from fastapi import APIRouter, Response
 
 from server.deps import CurrentUser, State
 from server.progress import badges
-from server.progress.schemas import AchievementList, ProgressPublic
+from server.progress.schemas import AchievementList
 from server.schemas import error_responses
 
 router = APIRouter(tags=["progress"])
 # Outside /api/v1: the catalog's image paths are `/badges/...`, and `<img>` sends no token.
 badges_router = APIRouter(tags=["progress"])
-
-
-@router.get(
-    "/progress/me",
-    summary="The caller's XP, level, streak, daily goal and weak topics",
-    response_model=ProgressPublic,
-)
-async def get_my_progress(user: CurrentUser, state: State) -> ProgressPublic:
-    return await state.progress.progress_for(user=user)
 
 
 @router.get(

@@ -1,17 +1,14 @@
-"""API shapes of progress and achievements (the contract's `progress` and `achievements`)."""
+"""API shapes of progress and achievements: the contract's `achievements`, and progress' part
+of its `progress` (the whole dashboard shape is `server.dashboards.schemas.ProgressPublic`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from models import AchievementCriteria
 from models.achievement import Tier
-from server.memory.service import WeakTopicView
-
-MasteryLevel = Literal["attempted", "familiar", "proficient", "mastered"]
 
 
 class StreakPublic(BaseModel):
@@ -27,15 +24,9 @@ class DailyGoalPublic(BaseModel):
     met: bool
 
 
-class TopicMasteryPublic(BaseModel):
-    topic_id: str
-    name: str
-    subject: str
-    mastery: float = Field(description="Mastery points, 0 to 100 (docs/QUIZZES.md).")
-    level: MasteryLevel
+class ProgressSummary(BaseModel):
+    """What the progress feature itself knows about a learner."""
 
-
-class ProgressPublic(BaseModel):
     xp: int = Field(description="Total XP.")
     level: int
     level_xp: int = Field(description="Total XP at which the current level began.")
@@ -43,11 +34,6 @@ class ProgressPublic(BaseModel):
     xp_this_week: int = Field(description="XP in the current ISO week of the local calendar.")
     streak: StreakPublic
     daily_goal: DailyGoalPublic
-    topics: list[TopicMasteryPublic] = Field(
-        description="Topic mastery from quizzes, most recently practised first (at most 50)."
-    )
-    weak_topics: list[WeakTopicView]
-    reviews_due: int = Field(description="Topics whose spaced (FSRS) review is due now.")
 
 
 class AchievementPublic(BaseModel):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -28,6 +27,7 @@ from models import Question, Topic
 from models.common import utcnow
 from models.question import Difficulty
 from server.memory.taxonomy import Taxonomy, load_taxonomy
+from server.seeding import SyncResult
 
 log = logging.getLogger("starguide.quiz")
 
@@ -89,17 +89,6 @@ class BankFile(BaseModel):
 
     version: Literal[1]
     questions: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    created: int
-    updated: int
-    unchanged: int
-
-    @property
-    def total(self) -> int:
-        return self.created + self.updated + self.unchanged
 
 
 def _problems(spec: QuestionSpec, taxonomy: Taxonomy) -> list[str]:
@@ -324,3 +313,9 @@ async def seed_topics_if_empty() -> SyncResult | None:
     result = await sync_topics()
     log.info("syllabus topics loaded", extra={"topics_created": result.created})
     return result
+
+
+async def first_active_question(*, topic_id: str) -> Question | None:
+    """The topic's active question with the smallest key: a stable pick for scripted answers
+    (`seed --demo`), the same one on every run."""
+    return await Question.find_one({"topic_id": topic_id, "active": True}, sort=[("key", 1)])

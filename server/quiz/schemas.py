@@ -46,6 +46,16 @@ class QuestionPublic(BaseModel):
         )
 
 
+# One topic's mastery as the learner's dashboard lists it (no docstring: the OpenAPI shape
+# stays what it was when progress defined it).
+class TopicMasteryPublic(BaseModel):
+    topic_id: str
+    name: str
+    subject: str
+    mastery: float = Field(description="Mastery points, 0 to 100 (docs/QUIZZES.md).")
+    level: MasteryLevel
+
+
 class NextQuestion(BaseModel):
     question: QuestionPublic
     reason: NextReason = Field(description="Why this question now (docs/QUIZZES.md).")

@@ -1,16 +1,23 @@
-"""The learner's own profile, and the account switches admins use."""
+"""The `users` collection's one owner: accounts, the learner's own profile, and the account
+switches admins use. Every other feature reads and writes users through these functions."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
 from beanie import PydanticObjectId
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
-from models import User
+from models import Profile, User
 from models.common import utcnow
+from models.user import Role
 from server.auth import sessions as auth_sessions
-from server.errors import ValidationFailed
-from server.state import AppState
+from server.errors import Conflict, ValidationFailed
+from server.pagination import newest_first
 from server.users.schemas import ProfileUpdate, UserUpdate
 
 _REQUIRED_PROFILE_FIELDS = {"display_name", "timezone", "language"}
@@ -44,7 +51,9 @@ async def update_me(*, user: User, update: UserUpdate) -> User:
     return refreshed
 
 
-async def set_disabled(*, state: AppState, user_id: PydanticObjectId, disabled: bool) -> bool:
+async def set_disabled(
+    *, state: auth_sessions.SessionState, user_id: PydanticObjectId, disabled: bool
+) -> bool:
     """Disables (or re-enables) an account. Disabling ends every session at once: refresh
     tokens are revoked, access tokens answer 401 `session_revoked` on every instance, and the
     user's sockets are disconnected (re-enabling does not revive them: the user logs in
@@ -57,3 +66,155 @@ async def set_disabled(*, state: AppState, user_id: PydanticObjectId, disabled: 
     if disabled:
         await auth_sessions.end_all_sessions(state, user_id=user_id, reason="disabled")
     return True
+
+
+async def get_user(*, user_id: PydanticObjectId) -> User | None:
+    """The account by id, disabled or not (callers decide what a disabled account may do)."""
+    return await User.get(user_id)
+
+
+async def find_by_email(*, email: str) -> User | None:
+    """Served by the unique `email` index; emails are stored lower-cased, so is `email` here."""
+    return await User.find_one({"email": email.lower()})
+
+
+async def find_by_legacy_id(*, legacy_id: str) -> User | None:
+    """Served by `legacy_id_unique`: the old bot's id an imported learner keeps."""
+    return await User.find_one({"legacy_id": legacy_id})
+
+
+def draft_user(
+    *,
+    email: str,
+    password_hash: str | None,
+    org_id: PydanticObjectId,
+    profile: Profile,
+    role: Role = "learner",
+    legacy_id: str | None = None,
+) -> User:
+    """A new account with its id, not stored: what `create_user` inserts, and what a dry run
+    (`import_profiles --dry-run`) plans with."""
+    return User(
+        id=PydanticObjectId(),
+        email=email.lower(),
+        password_hash=password_hash,
+        role=role,
+        org_id=org_id,
+        profile=profile,
+        legacy_id=legacy_id,
+    )
+
+
+async def create_user(
+    *,
+    email: str,
+    password_hash: str | None,
+    org_id: PydanticObjectId,
+    profile: Profile,
+    role: Role = "learner",
+    legacy_id: str | None = None,
+) -> User:
+    """Inserts a new account. Race-free: the unique indexes on `email` and `legacy_id`
+    decide between two concurrent sign-ups, and the loser gets 409 `email_taken`."""
+    user = draft_user(
+        email=email,
+        password_hash=password_hash,
+        org_id=org_id,
+        profile=profile,
+        role=role,
+        legacy_id=legacy_id,
+    )
+    try:
+        return await user.insert()
+    except DuplicateKeyError as exc:
+        raise Conflict("An account with this email already exists.", code="email_taken") from exc
+
+
+async def set_role(*, user_id: PydanticObjectId, role: Role) -> Role | None:
+    """Sets the role in one atomic update and returns the role it replaced (None: no such
+    user), so an audit entry names the true previous value even under concurrent changes."""
+    before = await User.get_pymongo_collection().find_one_and_update(
+        {"_id": user_id},
+        {"$set": {"role": role, "updated_at": utcnow()}},
+        projection={"role": 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    if before is None:
+        return None
+    previous: Role = before["role"]
+    return previous
+
+
+async def set_password_hash(*, user_id: PydanticObjectId, password_hash: str) -> bool:
+    """Replaces the stored hash (never the password itself); returns whether the user exists."""
+    result = await User.get_pymongo_collection().update_one(
+        {"_id": user_id}, {"$set": {"password_hash": password_hash, "updated_at": utcnow()}}
+    )
+    return result.matched_count == 1
+
+
+def _search(q: str) -> dict[str, Any]:
+    """Email prefix (emails are stored lower-cased), display name substring, exact id or
+    legacy id. Admin-only and paged, so a filtered walk of the `recent` index is fine."""
+    text = q.strip()
+    clauses: list[dict[str, Any]] = [
+        {"email": {"$regex": "^" + re.escape(text.lower())}},
+        {"profile.display_name": {"$regex": re.escape(text), "$options": "i"}},
+        {"legacy_id": text},
+    ]
+    if ObjectId.is_valid(text):
+        clauses.append({"_id": ObjectId(text)})
+    return {"$or": clauses}
+
+
+async def page_users(
+    *,
+    org_id: PydanticObjectId | None,
+    role: Role | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[User], str | None]:
+    """Newest first, optionally one organization's (`org_recent`, `org_role_recent`) and
+    one role's; `q` filters by email prefix, display name, id or legacy id."""
+    query: dict[str, Any] = {}
+    if org_id is not None:
+        query["org_id"] = org_id
+    if role is not None:
+        query["role"] = role
+    if q and q.strip():
+        query |= _search(q)
+    return await newest_first(User, query, "created_at", limit=limit, cursor=cursor)
+
+
+async def users_by_ids(*, user_ids: Collection[PydanticObjectId]) -> dict[PydanticObjectId, User]:
+    """The accounts among `user_ids` that exist, by id (one `$in` query)."""
+    if not user_ids:
+        return {}
+    found = await User.find({"_id": {"$in": list(user_ids)}}).to_list()
+    return {u.id: u for u in found if u.id is not None}
+
+
+async def display_names(*, user_ids: Collection[PydanticObjectId]) -> dict[PydanticObjectId, str]:
+    """Display names by id, reading only that field: enough for boards and member lists."""
+    if not user_ids:
+        return {}
+    cursor = User.get_pymongo_collection().find(
+        {"_id": {"$in": list(user_ids)}}, projection={"profile.display_name": 1}
+    )
+    return {
+        PydanticObjectId(raw["_id"]): str(raw.get("profile", {}).get("display_name") or "")
+        async for raw in cursor
+    }
+
+
+async def disabled_by_id(*, user_ids: Collection[PydanticObjectId]) -> dict[PydanticObjectId, bool]:
+    """Whether each existing account among `user_ids` is disabled (a missing one is absent):
+    one `$in` query reading only that flag, cheap enough for the socket gateway's heartbeat to
+    re-check every connected user."""
+    if not user_ids:
+        return {}
+    cursor = User.get_pymongo_collection().find(
+        {"_id": {"$in": list(user_ids)}}, projection={"disabled": 1}
+    )
+    return {PydanticObjectId(raw["_id"]): bool(raw.get("disabled")) async for raw in cursor}

@@ -67,6 +67,7 @@ async def test_create_and_update_an_organization(api: Api, world: World) -> None
 
 
 async def test_bad_organization_input_is_refused(api: Api, world: World) -> None:
+    body: dict[str, Any]
     for body in (
         {"name": "X", "slug": "Bad Slug"},
         {"name": "X", "slug": "ok-slug", "allowed_providers": ["openai", "skynet"]},
@@ -111,6 +112,7 @@ async def test_an_org_admin_cannot_raise_the_budget_above_the_ceiling(
     url = f"{BASE}/admin/orgs/{world.north['id']}"
     own = world.north_admin["auth"]
     audited = await AuditLog.find({"action": "org.update"}).count()
+    budget: float | None
     for budget in (100_000, ceiling + 0.01):
         refused = await api.client.patch(url, json={"daily_ai_budget_usd": budget}, headers=own)
         assert refused.status_code == 422, refused.text

@@ -130,6 +130,7 @@ async def test_disabling_ends_sessions_and_blocks_login(api: Api, world: World) 
 
 async def test_bad_patches_change_nothing(api: Api, world: World) -> None:
     target = world.id("learner")
+    body: Any  # mixed dicts, and a list
     for body in (
         {"role": "owner"},
         {"disabled": "yes"},

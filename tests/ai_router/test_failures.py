@@ -11,7 +11,7 @@ import pytest
 from ai_router import AIUnavailable, ChatRequest, TextDelta
 from ai_router.config import RetryConfig, TimeoutConfig
 from tests.ai_router.conftest import KEYS, RouterFactory
-from tests.ai_router.fakes import Behaviour, FakeVendors, Vendor
+from tests.ai_router.fakes import Behaviour, FakeVendors, Kind, Vendor
 from tests.ai_router.helpers import collect, deltas, finish
 
 VENDORS: list[Vendor] = ["openai", "anthropic", "gemini"]
@@ -143,14 +143,14 @@ async def test_idle_gap_between_tokens_times_out(
 @pytest.mark.parametrize("vendor", VENDORS)
 @pytest.mark.parametrize("kind", ["cut", "cut_abrupt"])
 async def test_cut_stream_is_detected_and_fails_over_gaplessly(
-    vendor: Vendor, kind: str, fakes: FakeVendors, make_router: RouterFactory
+    vendor: Vendor, kind: Kind, fakes: FakeVendors, make_router: RouterFactory
 ) -> None:
     other = NEXT[vendor]
     fakes.script(
         vendor,
         Behaviour(
             kind=kind,
-            chunks=("Newton's ", "first ", "law ", "says"),  # type: ignore[arg-type]
+            chunks=("Newton's ", "first ", "law ", "says"),
             cut_after=2,
         ),
     )

@@ -70,6 +70,11 @@ async def test_the_org_board_ranks_learners_with_their_names(api: Api, app: Any)
         "period=",
         "scope=group",  # which group?
         "week=2026-47",
+        "week=2024-W99",  # issue 14: weeks that do not exist were an empty 200 board
+        "week=2024-W00",
+        "week=2025-W53",  # 2025 has 52 ISO weeks
+        "week=%E0%A5%A8%E0%A5%A6%E0%A5%A8%E0%A5%AA-W01",  # Devanagari digits: २०२४-W01
+        "week=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%94-W01",  # full-width digits: ２０２４-W01
         "limit=0",
         "limit=101",
     ],
@@ -79,6 +84,18 @@ async def test_bad_queries_are_422(api: Api, query: str) -> None:
     response = await api.client.get(f"{BASE}/leaderboard?{query}", headers=me["auth"])
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_the_last_week_depends_on_the_year(api: Api) -> None:
+    # 2026 and 2020 are long ISO years (53 weeks), 2025 is not: W53 exists only in the former.
+    me = await _user(api, "Kiran")
+    for week in ("2026-W01", "2026-W53", "2020-W53"):
+        response = await api.client.get(f"{BASE}/leaderboard?week={week}", headers=me["auth"])
+        assert response.status_code == 200, response.text
+        assert response.json()["week"] == week
+    response = await api.client.get(f"{BASE}/leaderboard?week=2025-W53", headers=me["auth"])
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["fields"][0]["field"] == "query.week"
 
 
 async def test_a_token_is_required(api: Api) -> None:

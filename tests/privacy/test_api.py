@@ -14,6 +14,7 @@ from bson import ObjectId
 
 from models import AuditLog, Conversation, Message, Progress, StudyGroup, User
 from models.common import utcnow
+from realtime.limits import RedisSlots
 from realtime.presence import RedisPresence
 from realtime.replay import RedisReplay
 from server.auth.tokens import hash_token
@@ -271,3 +272,21 @@ async def test_erasing_twice_is_401_the_second_time(api: Api) -> None:
     assert second.json()["error"]["code"] == "session_revoked"  # erasure ended the session
     export = await api.client.get(f"{BASE}/users/me/export", headers=me["auth"])
     assert export.status_code == 401
+
+
+async def test_erasure_frees_socket_slots_a_crashed_instance_left(api: Api, app: Any) -> None:
+    """The gateway registers its own cleanup (realtime/privacy.py): a slot no socket will
+    ever release (its instance died) goes with the account."""
+    state = app.state.ctx
+    me = await api.register()
+    slots = RedisSlots(state.redis, cap=5, ttl_s=60)
+    assert await slots.acquire(me["user"]["id"], "sid-on-a-dead-instance")
+    assert await state.redis.exists(RedisSlots.key(me["user"]["id"]))
+
+    response = await api.client.delete(f"{BASE}/users/me", headers=me["auth"])
+    assert response.status_code == 204
+
+    assert not await state.redis.exists(RedisSlots.key(me["user"]["id"]))
+    assert await traces_in_redis(state.redis, me["user"]["id"], []) == []
+    entry = await AuditLog.find_one({"action": "privacy.erase", "target_id": me["user"]["id"]})
+    assert entry is not None and entry.details["redis"]["socket_slots"] == 1

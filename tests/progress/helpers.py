@@ -8,6 +8,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from models import AchievementCriteria, Profile, Progress, User, XpEvent
+from server.events import ServerEvent
 from server.progress.catalog import AchievementSpec, Catalog
 from server.progress.service import ProgressService
 
@@ -18,8 +19,14 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, dict[str, Any]]] = []
 
-    async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
-        self.events.append((user_id, event, data))
+    async def to_user(
+        self, user_id: str, event: ServerEvent | str, data: dict[str, Any] | None = None
+    ) -> None:
+        # A typed event (server/events.py) or, as the gateway once took them, a name and a dict.
+        if isinstance(event, ServerEvent):
+            self.events.append((user_id, event.name, event.payload()))
+        else:
+            self.events.append((user_id, event, data or {}))
 
     def named(self, event: str) -> list[dict[str, Any]]:
         return [data for _, name, data in self.events if name == event]
@@ -50,7 +57,7 @@ def spec(code: str, metric: str, threshold: int, xp_reward: int = 0) -> Achievem
 
 
 def service(
-    *specs: AchievementSpec, notifier: Recorder | None = None, **options: int
+    *specs: AchievementSpec, notifier: Recorder | None = None, **options: Any
 ) -> ProgressService:
     return ProgressService(catalog=Catalog(list(specs)), notifier=notifier, **options)
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models import XpEvent
+from server.events import ServerEvent
 from tests.progress.helpers import Recorder, events_of, learner, progress_of, service
 
 NOON = datetime(2026, 3, 4, 6, 30, tzinfo=UTC)  # 12:00 in Asia/Kolkata, a Wednesday
@@ -57,6 +58,7 @@ async def test_100_distinct_concurrent_awards_give_the_exact_total(app: Any) -> 
     )
     assert all(r is not None for r in results)
     stored = await progress_of(user)
+    assert user.id is not None
     assert stored.xp_total == 5050 == await progress.ledger_total(user_id=user.id)
     assert stored.xp_by_week == {"2026-W10": 5050}
     assert stored.days["2026-03-04"].xp == 5050
@@ -94,14 +96,14 @@ async def test_the_daily_goal_is_awarded_once_per_local_day(app: Any) -> None:
     assert stored.days["2026-03-04"].goal_xp == 12  # rewards do not count toward the goal
     assert stored.xp_total == 12 + 10
     assert [e["source"] for e in recorder.named("xp:gained")].count("daily_goal") == 1
-    public = await progress.progress_for(user=user, now=NOON)
+    public = await progress.summary_for(user=user, now=NOON)
     assert public.daily_goal.met and public.daily_goal.xp_today == 12
     assert public.daily_goal.target_xp == 4
 
 
 async def test_a_failing_notifier_never_undoes_an_award(app: Any) -> None:
     class Broken:
-        async def to_user(self, user_id: str, event: str, data: dict[str, Any]) -> None:
+        async def to_user(self, user_id: str, event: ServerEvent) -> None:
             raise RuntimeError("socket layer down")
 
     user = await learner()

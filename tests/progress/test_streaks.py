@@ -83,7 +83,7 @@ async def test_midnight_falls_differently_in_two_time_zones(app: Any) -> None:
     (california_event,) = await events_of(california, "test")
     assert (india_event.local_day, india_event.week) == ("2026-03-02", "2026-W10")
     assert (california_event.local_day, california_event.week) == ("2026-03-01", "2026-W09")
-    shown = await progress.progress_for(user=india, now=later)
+    shown = await progress.summary_for(user=india, now=later)
     assert shown.xp_this_week == 5 and shown.streak.current == 2
 
 

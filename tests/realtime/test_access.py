@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -104,9 +105,7 @@ async def test_deleting_a_conversation_takes_every_socket_out_of_its_room(
     assert response.status_code == 204
     expected = [{"conversation_id": conversation_id, "reason": "deleted"}]
     for device in (owner_device, member_device):
-        assert (
-            await device.wait_for(lambda d=device: d.named("conversation:access_lost")) == expected
-        )
+        assert await device.wait_for(partial(device.named, "conversation:access_lost")) == expected
     typing = await member_device.call(
         "typing", {"conversation_id": conversation_id, "is_typing": True}
     )

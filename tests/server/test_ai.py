@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from server.ai import build_router, router_config
 from server.config import Settings
 
 
-def _settings(**values: object) -> Settings:
+def _settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

@@ -26,6 +26,7 @@ from tests.server.chat_helpers import (
     parse_sse,
     sse_headers,
 )
+from tests.server.conftest import ChatSession
 
 CHUNKS = tuple(f"w{i} " for i in range(40))
 
@@ -161,15 +162,11 @@ async def test_vendor_stream_through_the_sdk_is_stored_with_usage_and_cost(
     assert sent[-1] == {"role": "user", "content": "Explain DNA replication"}
 
 
-async def test_history_reaches_the_provider_on_the_next_turn(api: Api, fakes: FakeVendors) -> None:
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+async def test_history_reaches_the_provider_on_the_next_turn(
+    convo: ChatSession, fakes: FakeVendors
+) -> None:
     for text in ("What is inertia?", "And what is momentum?"):
-        response = await api.client.post(
-            f"/api/v1/conversations/{conv}/messages",
-            json=message_body(text, provider="openai"),
-            headers=me["auth"],
-        )
+        response = await convo.send(message_body(text, provider="openai"))
         assert response.status_code == 201
     sent = fakes.bodies("openai")[-1]["messages"]
     assert [(m["role"], m["content"]) for m in sent[1:]] == [
@@ -179,14 +176,12 @@ async def test_history_reaches_the_provider_on_the_next_turn(api: Api, fakes: Fa
     ]
 
 
-async def test_cut_mid_stream_is_completed_by_fallback(api: Api, fakes: FakeVendors) -> None:
+async def test_cut_mid_stream_is_completed_by_fallback(
+    convo: ChatSession, fakes: FakeVendors
+) -> None:
     fakes.script("openai", Behaviour(kind="cut_abrupt", cut_after=2))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
     body = message_body("What is torque?", provider="openai")
-    response = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages", json=body, headers=sse_headers(me["auth"])
-    )
+    response = await convo.send(body, sse=True)
     stream = parse_sse(response.text)
     assert stream.names[-1] == "assistant:end"
     end = stream.named("assistant:end")[0]
@@ -243,15 +238,14 @@ async def test_cut_without_fallback_marks_reply_failed_and_keeps_partial(
     assert failed["status"] == "failed" and failed["error"]["code"] == "ai_unavailable"
 
 
-async def test_twenty_parallel_sends_with_one_client_id_store_one_exchange(api: Api) -> None:
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+async def test_twenty_parallel_sends_with_one_client_id_store_one_exchange(
+    api: Api, convo: ChatSession
+) -> None:
+    me, conv = convo.me, convo.conv
     body = message_body("What is entropy?", provider="offline")
 
     async def send() -> Any:
-        return await api.client.post(
-            f"/api/v1/conversations/{conv}/messages", json=body, headers=me["auth"]
-        )
+        return await convo.send(body)
 
     responses = await asyncio.gather(*[send() for _ in range(20)])
     assert {r.status_code for r in responses} == {201}
@@ -265,20 +259,17 @@ async def test_twenty_parallel_sends_with_one_client_id_store_one_exchange(api: 
     assert got.json()["message_count"] == 2
 
     # A re-send over SSE replays the stored exchange.
-    again = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages", json=body, headers=sse_headers(me["auth"])
-    )
+    again = await convo.send(body, sse=True)
     stream = parse_sse(again.text)
     assert stream.names[0] == "assistant:start" and stream.names[-1] == "assistant:end"
     assert stream.named("assistant:end")[0]["message_id"] in reply_ids
 
 
 async def test_sse_client_that_disconnects_still_leaves_a_complete_reply(
-    live: LiveServer, api: Api, fakes: FakeVendors
+    live: LiveServer, convo: ChatSession, fakes: FakeVendors
 ) -> None:
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.02))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+    me, conv = convo.me, convo.conv
     seen: list[str] = []
     async with live.client() as client:
         async with client.stream(
@@ -332,11 +323,10 @@ async def _stream_and_abort(
 
 
 async def test_abort_stops_the_reply_and_keeps_the_partial_text(
-    live: LiveServer, api: Api, fakes: FakeVendors
+    live: LiveServer, api: Api, convo: ChatSession, fakes: FakeVendors
 ) -> None:
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+    me, conv = convo.me, convo.conv
     stream, aborted = await _stream_and_abort(
         live, None, conv, me["auth"], "What is work done by friction?", after_tokens=2
     )
@@ -356,12 +346,11 @@ async def test_abort_stops_the_reply_and_keeps_the_partial_text(
 
 
 async def test_abort_through_another_instance_stops_the_owner(
-    live: LiveServer, api: Api, fakes: FakeVendors
+    live: LiveServer, api: Api, convo: ChatSession, fakes: FakeVendors
 ) -> None:
     """The reply streams on the live instance; the abort arrives at the in-process one."""
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+    me, conv = convo.me, convo.conv
     stream, other = await _stream_and_abort(
         live, api.client, conv, me["auth"], "Explain torque again", after_tokens=3
     )
@@ -374,14 +363,9 @@ async def test_abort_through_another_instance_stops_the_owner(
     assert reply.status == "aborted" and reply.content == stream.text()
 
 
-async def test_regenerate_adds_a_sibling_reply(api: Api) -> None:
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    first = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages",
-        json=message_body("What is a vector?", provider="offline"),
-        headers=me["auth"],
-    )
+async def test_regenerate_adds_a_sibling_reply(api: Api, convo: ChatSession) -> None:
+    me, conv = convo.me, convo.conv
+    first = await convo.send(message_body("What is a vector?", provider="offline"))
     old = first.json()["assistant_message"]
     response = await api.client.post(
         f"/api/v1/conversations/{conv}/messages/{old['id']}/regenerate",
@@ -406,15 +390,9 @@ async def test_regenerate_adds_a_sibling_reply(api: Api) -> None:
     assert again.json()["assistant_message"]["parent_id"] == old["parent_id"]
 
 
-async def test_heartbeats_keep_a_slow_stream_alive(api: Api, fakes: FakeVendors) -> None:
+async def test_heartbeats_keep_a_slow_stream_alive(convo: ChatSession, fakes: FakeVendors) -> None:
     fakes.script("openai", Behaviour(first_token_delay_s=0.7))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    response = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages",
-        json=message_body("What is a lens?", provider="openai"),
-        headers=sse_headers(me["auth"]),
-    )
+    response = await convo.send(message_body("What is a lens?", provider="openai"), sse=True)
     stream = parse_sse(response.text)
     assert stream.comments.count("ping") >= 2
     assert stream.names[-1] == "assistant:end"
@@ -466,25 +444,21 @@ async def test_another_users_conversation_is_404_for_send_regenerate_and_abort(a
         {"content": "hi", "role": "assistant"},
     ],
 )
-async def test_bad_input_is_422_and_stores_nothing(api: Api, body: dict[str, Any]) -> None:
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    response = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages", json=body, headers=me["auth"]
-    )
+async def test_bad_input_is_422_and_stores_nothing(
+    convo: ChatSession, body: dict[str, Any]
+) -> None:
+    conv = convo.conv
+    response = await convo.send(body)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
     assert await Message.find({"conversation_id": PydanticObjectId(conv)}).count() == 0
 
 
-async def test_content_limit_is_inclusive_and_malformed_ids_are_404(api: Api) -> None:
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    response = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages",
-        json=message_body("x" * 8000, provider="offline"),
-        headers=me["auth"],
-    )
+async def test_content_limit_is_inclusive_and_malformed_ids_are_404(
+    api: Api, convo: ChatSession
+) -> None:
+    me, conv = convo.me, convo.conv
+    response = await convo.send(message_body("x" * 8000, provider="offline"))
     assert response.status_code == 201
     for path, body in (
         ("/api/v1/conversations/not-an-id/messages", message_body("hi")),
@@ -557,16 +531,13 @@ async def test_interrupted_replies_are_swept(api: Api, app: Any, tmp_path: Path)
 
 
 async def test_regenerate_while_a_reply_streams_is_409(
-    api: Api, app: Any, fakes: FakeVendors
+    api: Api, convo: ChatSession, app: Any, fakes: FakeVendors
 ) -> None:
-    from models import User
     from server.chat.schemas import SendMessage
 
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    user = await User.get(PydanticObjectId(me["user"]["id"]))
-    assert user is not None
+    me, conv = convo.me, convo.conv
+    user = await convo.user()
     chat = app.state.ctx.chat
     exchange = await chat.send(
         user=user,
@@ -591,11 +562,10 @@ async def test_regenerate_while_a_reply_streams_is_409(
 
 
 async def test_a_resend_while_streaming_reattaches_to_the_running_reply(
-    live: LiveServer, api: Api, fakes: FakeVendors
+    live: LiveServer, api: Api, convo: ChatSession, fakes: FakeVendors
 ) -> None:
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.03))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+    me, conv = convo.me, convo.conv
     body = message_body("What is a capacitor?", provider="openai")
     url = f"/api/v1/conversations/{conv}/messages"
     async with live.client() as client:
@@ -624,11 +594,10 @@ async def test_a_resend_while_streaming_reattaches_to_the_running_reply(
 
 
 async def test_a_resend_to_another_instance_waits_for_the_reply_to_end(
-    live: LiveServer, api: Api, fakes: FakeVendors
+    live: LiveServer, api: Api, convo: ChatSession, fakes: FakeVendors
 ) -> None:
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.03))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
+    me, conv = convo.me, convo.conv
     body = message_body("What is a resistor?", provider="openai")
     url = f"/api/v1/conversations/{conv}/messages"
 
@@ -659,16 +628,13 @@ async def test_openapi_documents_the_chat_routes(api: Api) -> None:
 
 
 async def test_deleting_a_conversation_stops_its_running_reply(
-    api: Api, app: Any, fakes: FakeVendors
+    api: Api, convo: ChatSession, app: Any, fakes: FakeVendors
 ) -> None:
-    from models import User
     from server.chat.schemas import SendMessage
 
     fakes.script("openai", Behaviour(chunks=CHUNKS, chunk_delay_s=0.05))
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    user = await User.get(PydanticObjectId(me["user"]["id"]))
-    assert user is not None
+    me, conv = convo.me, convo.conv
+    user = await convo.user()
     exchange = await app.state.ctx.chat.send(
         user=user, conversation_id=conv, body=SendMessage(content="Hi", provider="openai")
     )
@@ -683,15 +649,10 @@ async def test_deleting_a_conversation_stops_its_running_reply(
 
 @pytest.mark.parametrize("body", [{"provider": "skynet"}, {"provider": 1}, {"$set": {"x": 1}}])
 async def test_bad_regenerate_bodies_are_422_and_start_nothing(
-    api: Api, body: dict[str, Any]
+    api: Api, convo: ChatSession, body: dict[str, Any]
 ) -> None:
-    me = await api.register()
-    conv = await new_conversation(api.client, me["auth"])
-    sent = await api.client.post(
-        f"/api/v1/conversations/{conv}/messages",
-        json=message_body("What is a vector?", provider="offline"),
-        headers=me["auth"],
-    )
+    me, conv = convo.me, convo.conv
+    sent = await convo.send(message_body("What is a vector?", provider="offline"))
     reply_id = sent.json()["assistant_message"]["id"]
     response = await api.client.post(
         f"/api/v1/conversations/{conv}/messages/{reply_id}/regenerate",

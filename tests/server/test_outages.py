@@ -6,6 +6,7 @@ again on the same port, and an embedded database killed with SIGKILL."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -392,3 +393,71 @@ async def test_an_sse_stream_ends_with_assistant_error_when_the_database_goes(
     finally:
         await following.stop()
         await database.stop()
+
+
+async def test_a_reply_being_generated_ends_with_assistant_error_when_the_database_goes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The instance generating a reply loses MongoDB for good mid-reply: it cannot store the
+    failure either, yet the SSE stream and the conversation's sockets still get
+    `assistant:error` (`dependency_unavailable`, built from the reply in memory), and the
+    generation task's exception is retrieved (no "Task exception was never retrieved")."""
+    settings = make_settings(
+        "",
+        tmp_path,
+        mongodb_url=None,
+        dependency_timeout_seconds=0.5,
+        ai_providers="offline",
+        offline_token_delay_ms=100,
+    )
+    live = await LiveServer(create_asgi_app(settings), free_port()).start()
+    embedded: EmbeddedMongo = live.app.other_asgi_app.state.ctx.embedded
+    squatter = socket.socket()
+    try:
+        async with live.client() as client:
+            _, auth = await register(client)
+            conversation = await new_conversation(client, auth)
+            token = auth["Authorization"].removeprefix("Bearer ")
+            heard: list[tuple[str, Any]] = []
+            watcher = socketio.AsyncClient(reconnection=False)
+            watcher.on("*", lambda event, data=None: heard.append((event, data)))
+            await watcher.connect(live.base_url, auth={"token": token}, transports=["websocket"])
+            joined = await watcher.call("conversation:join", {"conversation_id": conversation})
+            assert joined["ok"] is True, joined
+            path = f"/api/v1/conversations/{conversation}/messages"
+            body = message_body("Explain Newton's laws of motion with examples.")
+            text, killed = "", False
+            async with asyncio.timeout(60):
+                async with client.stream(
+                    "POST", path, json=body, headers=sse_headers(auth)
+                ) as response:
+                    assert response.status_code == 200
+                    async for chunk in response.aiter_text():
+                        text += chunk
+                        if "event: assistant:token" in text and not killed:
+                            killed = True
+                            port = await kill_database(embedded)
+                            # Every restart fails while the port is taken: MongoDB stays down.
+                            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                            squatter.bind(("127.0.0.1", port))
+                            squatter.listen()
+            stream = parse_sse(text)
+            assert killed and stream.names[-1] == "assistant:error", stream.names
+            reply_id = stream.named("assistant:start")[0]["message_id"]
+            error = stream.named("assistant:error")[0]
+            assert error["code"] == "dependency_unavailable", error
+            assert error["message_id"] == reply_id
+
+            async def socket_heard_the_error() -> bool:
+                return any(e == "assistant:error" and d["message_id"] == reply_id for e, d in heard)
+
+            await eventually(socket_heard_the_error, timeout=10, what="assistant:error")
+            socket_error = next(d for e, d in heard if e == "assistant:error")
+            assert socket_error["code"] == "dependency_unavailable"
+            await watcher.disconnect()
+    finally:
+        squatter.close()
+        await live.stop()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "Task exception was never retrieved" not in caplog.text

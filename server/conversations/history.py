@@ -1,6 +1,7 @@
-"""Writing a past conversation (legacy history, demo chats) idempotently.
+"""Writing a past conversation (legacy history, demo chats) idempotently: the admin scripts'
+way into the conversations feature (`scripts.import_profiles`, `seed --demo`).
 
-A conversation has a stable id (`stable_object_id`), and message n carries the
+A conversation has a stable id (the scripts' `stable_object_id`), and message n carries the
 `client_message_id` "<prefix>:<n>", which the messages' partial unique index keeps to one copy
 per conversation. A rerun therefore inserts nothing, and a longer history only appends the
 messages past what is stored. Learner messages are tagged with topics exactly as the chat

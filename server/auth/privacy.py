@@ -1,0 +1,43 @@
+"""Sign-in sessions and the login throttle in export and erasure (docs/PRIVACY.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import RefreshToken
+from server.privacy.registry import ErasureContext, ExportContext, PrivacyRegistry, collection_name
+
+
+async def _export(ctx: ExportContext) -> list[dict[str, Any]]:
+    """Sign-in sessions: when, never the token hash or its family."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return [
+        {
+            "created_at": iso(t.created_at),
+            "expires_at": iso(t.expires_at),
+            "used_at": iso(t.used_at),
+            "revoked_at": iso(t.revoked_at),
+        }
+        async for t in RefreshToken.find({"user_id": ctx.user_id}).sort("created_at")
+    ]
+
+
+async def _delete(ctx: ErasureContext) -> None:
+    result = await RefreshToken.get_pymongo_collection().delete_many({"user_id": ctx.user_id})
+    ctx.report.add("deleted", collection_name(RefreshToken), result.deleted_count)
+
+
+async def _reset_throttle(ctx: ErasureContext) -> None:
+    """Through the `limits` library that made the counters: the exact keys, no `SCAN`."""
+    await ctx.state.login_throttle.reset(ctx.user.email)
+
+
+def register_privacy_steps(registry: PrivacyRegistry) -> None:
+    registry.register_export("sessions", _export, collections=(RefreshToken,))
+    registry.register_erase(
+        "auth.delete", _delete, phase="per_user", collections=(RefreshToken,), again=True
+    )
+    registry.register_erase("auth.login_throttle", _reset_throttle, phase="redis")

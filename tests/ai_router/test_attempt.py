@@ -1,0 +1,39 @@
+"""What one provider attempt leaves behind when it does not end by itself: a consumer that
+goes away mid-attempt gives the breaker no verdict, so a half-open probe is freed for the
+next request instead of blocking the provider."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ai_router import ChatRequest, TextDelta
+from tests.ai_router.conftest import RouterFactory
+from tests.ai_router.fakes import Behaviour, FakeVendors
+from tests.ai_router.helpers import collect, finish
+
+
+async def test_consumer_leaving_a_half_open_probe_frees_it(
+    fakes: FakeVendors, make_router: RouterFactory
+) -> None:
+    slow = Behaviour(chunks=tuple(f"w{i} " for i in range(50)), chunk_delay_s=0.05)
+    fakes.script("openai", *[Behaviour(kind="status", status=502)] * 3, slow)
+    router = make_router(["openai", "gemini"])  # threshold 3, cooldown 0.2 s
+    request = ChatRequest(message="hi", provider="openai")
+    for _ in range(3):
+        await collect(router, request)
+    await asyncio.sleep(0.25)
+    assert router.health()["openai"]["state"] == "half_open"
+
+    stream = router.stream(request)  # the probe
+    first = await anext(stream)
+    assert isinstance(first, TextDelta) and first.provider == "openai"
+    await stream.aclose()
+    assert await fakes.wait_for(lambda: "openai" in fakes.disconnects, within=1.0)
+    snap = router.health()["openai"]
+    assert snap["state"] == "half_open" and snap["consecutive_failures"] == 3
+
+    # Not stuck "probe in flight": the next request probes openai again and closes it.
+    result = finish(await collect(router, request)).result
+    assert result.provider == "openai"
+    assert fakes.count("openai") == 5
+    assert router.health()["openai"]["state"] == "closed"
