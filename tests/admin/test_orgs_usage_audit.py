@@ -15,8 +15,8 @@ from models import AiUsageDay, AuditLog, Organization
 from models.ai_usage import ProviderUsage
 from server.config import Settings
 from tests.admin.helpers import BASE, World, build_world
+from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import Api, make_settings
-from tests.server.chat_helpers import message_body, new_conversation
 
 
 @pytest.fixture(scope="module")

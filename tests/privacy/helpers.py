@@ -14,8 +14,8 @@ from bson import ObjectId
 from redis.asyncio import Redis
 
 from models import DOCUMENT_MODELS, AuditLog, Message, Question, User
+from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import Api
-from tests.server.chat_helpers import message_body, new_conversation
 
 BASE = "/api/v1"
 

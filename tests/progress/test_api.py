@@ -11,8 +11,8 @@ import pytest
 from models import XpEvent
 from server.config import Settings
 from server.progress.catalog import load_catalog
+from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import Api, make_settings
-from tests.server.chat_helpers import message_body, new_conversation
 
 
 @pytest.fixture(scope="module")

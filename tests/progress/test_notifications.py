@@ -11,8 +11,8 @@ import pytest
 import socketio
 
 from server.config import Settings
+from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import LiveServer, free_port, make_settings
-from tests.server.chat_helpers import message_body, new_conversation
 
 
 @pytest.fixture(scope="module")

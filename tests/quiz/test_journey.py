@@ -14,9 +14,9 @@ from models.common import utcnow
 from server.config import Settings
 from server.quiz import service as quiz
 from server.quiz.schemas import AttemptCreate
+from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import Api, make_settings
 from tests.quiz.helpers import question, replace_bank
-from tests.server.chat_helpers import message_body, new_conversation
 
 BASE = "/api/v1"
 TOPIC = "physics.laws_of_motion"

@@ -29,8 +29,8 @@ from redis import Redis as SyncRedis
 from server import errors
 from server.app import create_app, create_asgi_app
 from server.embedded_db import EmbeddedMongo
+from tests.chat.helpers import message_body, new_conversation, parse_sse, sse_headers
 from tests.conftest import LiveServer, free_port, make_settings
-from tests.server.chat_helpers import message_body, new_conversation, parse_sse, sse_headers
 
 PASSWORD = "correct horse battery"
 

@@ -18,15 +18,15 @@ from beanie import PydanticObjectId
 from models import Message, Organization
 from server.config import Settings
 from tests.ai_router.fakes import Behaviour, FakeVendors
-from tests.conftest import Api, LiveServer, free_port, make_settings, vendor_settings
-from tests.server.chat_helpers import (
+from tests.chat.conftest import ChatSession
+from tests.chat.helpers import (
     SseStream,
     message_body,
     new_conversation,
     parse_sse,
     sse_headers,
 )
-from tests.server.conftest import ChatSession
+from tests.conftest import Api, LiveServer, free_port, make_settings, vendor_settings
 
 CHUNKS = tuple(f"w{i} " for i in range(40))
 

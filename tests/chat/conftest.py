@@ -10,8 +10,8 @@ import pytest
 from beanie import PydanticObjectId
 
 from models import User
+from tests.chat.helpers import new_conversation, sse_headers
 from tests.conftest import Api
-from tests.server.chat_helpers import new_conversation, sse_headers
 
 
 @dataclass

@@ -12,8 +12,8 @@ from beanie import PydanticObjectId
 from models import AiUsageDay, Message, Organization
 from server.config import Settings
 from tests.ai_router.fakes import Behaviour, FakeVendors
+from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import Api, make_settings, vendor_settings
-from tests.server.chat_helpers import message_body, new_conversation
 
 
 @pytest.fixture(scope="module")

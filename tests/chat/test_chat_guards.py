@@ -18,14 +18,14 @@ from ai_router.pricing import REPLY_CHARS_PER_TOKEN
 from models import AiUsageDay, Message, Organization
 from server.config import Settings
 from tests.ai_router.fakes import Behaviour, FakeVendors
-from tests.conftest import Api, LiveServer, free_port, make_settings, vendor_settings
-from tests.server.chat_helpers import (
+from tests.chat.helpers import (
     SseStream,
     message_body,
     new_conversation,
     parse_sse,
     sse_headers,
 )
+from tests.conftest import Api, LiveServer, free_port, make_settings, vendor_settings
 
 MAX_OUTPUT_TOKENS = 64
 ORIGIN = "http://localhost:3000"
