@@ -12,7 +12,7 @@ from beanie import PydanticObjectId
 from models import AuditLog, User
 from tests.admin.helpers import BASE, World, build_world
 from tests.conftest import Api
-from tests.server.test_auth import _claims, _forge
+from tests.auth.test_auth import _claims, _forge
 
 
 @pytest.fixture(scope="module")
