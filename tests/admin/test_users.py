@@ -11,8 +11,8 @@ from beanie import PydanticObjectId
 
 from models import AuditLog, User
 from tests.admin.helpers import BASE, World, build_world
-from tests.conftest import Api
 from tests.auth.test_auth import _claims, _forge
+from tests.conftest import Api
 
 
 @pytest.fixture(scope="module")
