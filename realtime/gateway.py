@@ -31,6 +31,7 @@ from realtime.presence import RedisPresence
 from realtime.replay import RedisReplay
 from realtime.replies import Replies
 from realtime.rooms import Rooms
+from server.auth import sessions
 from server.config import Settings
 from server.conversations import service as conversations
 from server.errors import (
@@ -51,7 +52,6 @@ from server.events import (
     ServerEvent,
     StreamResume,
     TypingUpdate,
-    parse_event,
 )
 from server.state import AppState
 
@@ -62,7 +62,6 @@ Handler = Callable[[Session, P], Awaitable[dict[str, Any]]]
 
 SOCKETIO_CHANNEL = "starguide:socketio"
 # The control messages (server/cluster.py) the gateway acts on.
-DISCONNECT_USER = "disconnect_user"
 
 
 class Gateway:
@@ -107,7 +106,7 @@ class Gateway:
             )
         state.chat.generations.add_listener(self._outboxes.on_chat_event)
         state.chat.add_stored_listener(self._outboxes.on_stored)
-        state.cluster.on(DISCONNECT_USER, self._connections.on_disconnect_user)
+        state.cluster.on(sessions.DISCONNECT_USER, self._connections.on_disconnect_user)
         state.cluster.on(conversations.ACCESS_LOST, self._rooms.on_access_lost)
         self._heartbeat_task = asyncio.create_task(self._heartbeat.run(), name="presence")
 
@@ -137,13 +136,8 @@ class Gateway:
         return self._hub.state
 
     # ---- notifications for other features (xp:gained, achievement:unlocked) ----------------
-    async def to_user(
-        self, user_id: str, event: ServerEvent | str, data: dict[str, Any] | None = None
-    ) -> None:
-        """To every socket of the user, on every instance. A (name, payload) pair, the
-        `Notifier` form features used before events had types, is parsed to its model."""
-        if not isinstance(event, ServerEvent):
-            event = parse_event(event, data or {})
+    async def to_user(self, user_id: str, event: ServerEvent) -> None:
+        """To every socket of the user, on every instance (the features' `Notifier`)."""
         await self._hub.emit(event, room=user_room(user_id))
 
     # ---- registration ---------------------------------------------------------------------

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from models import Message, User
 from realtime.delivery import conversation_room
@@ -25,20 +24,12 @@ from server.events import (
     AssistantToken,
     MessageNew,
     ServerEvent,
-    parse_event,
 )
 
 log = logging.getLogger("starguide.realtime")
 
 # The events of one reply: what the replay buffer keeps.
 _ReplyEvent = AssistantStart | AssistantToken | AssistantReset | AssistantEnd | AssistantError
-
-
-def _typed(event: Any) -> ServerEvent:
-    """The chat service's event as its model (a no-op once it publishes models itself)."""
-    if isinstance(event, ServerEvent):
-        return event
-    return parse_event(event.name, event.data)
 
 
 @dataclass(eq=False)
@@ -55,9 +46,9 @@ class Outboxes:
         self._buffer_outage = OutageLog(log, "appending to the replay buffer")
         self._emit_outage = OutageLog(log, "emitting chat events to the rooms")
 
-    def on_chat_event(self, generation: Generation, event: Any) -> None:
+    def on_chat_event(self, generation: Generation, event: ServerEvent) -> None:
         """Every event of every reply generated on this instance."""
-        self._enqueue(generation.conversation_id, _typed(event))
+        self._enqueue(generation.conversation_id, event)
 
     def on_stored(self, message: Message, author: User) -> None:
         """Every learner message stored on this instance."""

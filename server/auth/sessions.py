@@ -31,6 +31,8 @@ from server.cluster import Cluster
 from server.errors import Unauthorized
 
 ENDED_PREFIX = "starguide:session:ended:"
+# The control message that ends sockets (the gateway subscribes to it on every instance).
+DISCONNECT_USER = "disconnect_user"
 _SLACK_SECONDS = 60  # `exp` is rounded to the second, and clocks of instances drift a little
 
 
@@ -186,5 +188,5 @@ async def end_sockets(
 ) -> None:
     """Disconnects the user's sockets on every instance: one login session's, or all of them."""
     await state.cluster.publish(
-        "disconnect_user", {"user_id": str(user_id), "family_id": family_id, "reason": reason}
+        DISCONNECT_USER, {"user_id": str(user_id), "family_id": family_id, "reason": reason}
     )

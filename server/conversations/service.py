@@ -133,7 +133,7 @@ async def announce_access_lost(
     instance. Call it after the database write that removed the access: an instance then
     either hears this or, for a join racing with it, reads the new state. Delivery is at most
     once, so a failed publish is logged, not raised: the change is already stored, and each
-    instance re-checks its sockets' rooms on its presence heartbeat (realtime/gateway.py)."""
+    instance re-checks its sockets' rooms on its presence heartbeat (realtime/heartbeat.py)."""
     notice = AccessLost(
         conversation_id=str(conversation_id),
         user_ids=None if user_ids is None else [str(u) for u in user_ids],
