@@ -8,6 +8,7 @@ listening from then on, so connections made during start-up wait and are then se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -74,7 +75,9 @@ def main() -> None:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    with sock:
+    with sock, contextlib.suppress(KeyboardInterrupt):
+        # Ctrl-C (SIGINT) is a normal stop, after the lifespan closed everything: no
+        # traceback, as `uvicorn.run` does.
         server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(3)  # as `uvicorn.run`: the start-up failed (the log says why)

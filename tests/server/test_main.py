@@ -42,9 +42,13 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> str:
+    """Ctrl-C: a normal stop, exit code 0 and no traceback in the log."""
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=60)
-    return out.decode()
+    log = out.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log, log
+    return log
 
 
 def _child_alive(pid: int) -> bool:
