@@ -43,8 +43,6 @@ OWNERS: dict[str, str] = {
     "QuizAttempt": "server.quiz",
     "TopicMastery": "server.quiz",
     "Topic": "server.quiz",
-    "LibraryDocument": "server.library",
-    "DocumentChunk": "server.library",
 }
 
 # Redis keyspaces (the literal prefix of their keys) and their owners.
