@@ -16,7 +16,13 @@ from ai_router.errors import AIUnavailable, BudgetExceeded, ProviderError, Route
 from ai_router.events import Finish, StreamEvent, TextDelta, TextReset, UsageEvent
 from ai_router.health import HealthSnapshot
 from ai_router.policy import Candidate, Plan
-from ai_router.request import ChatRequest, ChatTurn
+from ai_router.request import (
+    ChatRequest,
+    ChatTurn,
+    GroundingPassage,
+    PracticeQuestion,
+    grounding_prompt,
+)
 from ai_router.results import Attempt, ChatResult, FinishReason, Usage
 from ai_router.router import AIRouter, BudgetHook
 from ai_router.tasks import TaskType, classify_task
@@ -34,9 +40,11 @@ __all__ = [
     "ChatTurn",
     "Finish",
     "FinishReason",
+    "GroundingPassage",
     "HealthSnapshot",
     "ModelSpec",
     "Plan",
+    "PracticeQuestion",
     "ProviderError",
     "RetryConfig",
     "RouterConfig",
@@ -49,5 +57,6 @@ __all__ = [
     "Usage",
     "UsageEvent",
     "classify_task",
+    "grounding_prompt",
     "resolve_providers",
 ]

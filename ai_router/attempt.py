@@ -169,7 +169,7 @@ class ProviderAttempt:
         request = self.run.request
         return ProviderCall(
             model=self.cand.model,
-            system_prompt=request.system_prompt,
+            system_prompt=request.full_system_prompt(),
             history=request.history,
             message=request.message,
             max_tokens=request.max_tokens,
@@ -177,6 +177,9 @@ class ProviderAttempt:
             user_id=self.run.user,
             partial=self.state.partial,
             weak_topics=request.weak_topics,
+            passages=request.passages,
+            practice=request.practice,
+            variant=request.variant,
         )
 
     def _cut(self) -> None:
@@ -220,7 +223,7 @@ class ProviderAttempt:
             return estimate
         claimed = Usage(reported.input_tokens, reported.output_tokens, reported.estimated)
         prompt_chars = (
-            len(request.system_prompt)
+            len(request.full_system_prompt())
             + len(request.message)
             + sum(len(t.content) for t in request.history)
         )

@@ -40,6 +40,7 @@ class Plan:
 
 def estimate_input_tokens(request: ChatRequest) -> int:
     chars = len(request.system_prompt) + len(request.message)
+    chars += sum(len(p.text) + len(p.title) + 8 for p in request.passages)  # grounding section
     for turn in request.history:
         chars += len(turn.content)
     turns = len(request.history) + 2

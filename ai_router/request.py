@@ -9,6 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ai_router.tasks import TaskType
 
 Role = Literal["user", "assistant"]
+PassageSource = Literal["document", "notes", "bank", "syllabus"]
+
+GROUNDING_INSTRUCTION = (
+    "Answer from these passages when they are relevant and cite them as [n] (the passage's "
+    "number) right after the sentence they support. Do not cite a passage you did not use; "
+    "if none is relevant, answer from your own knowledge without citations."
+)
 
 
 class ChatTurn(BaseModel):
@@ -18,6 +25,56 @@ class ChatTurn(BaseModel):
 
     role: Role
     content: str
+
+
+class GroundingPassage(BaseModel):
+    """A numbered passage the reply may cite as `[n]`: from the learner's documents
+    (`document`) or from knowledge the app ships (`notes`, `bank` explanations, `syllabus`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int = Field(ge=1)
+    title: str
+    page: int | None = None
+    text: str
+    source: PassageSource = "document"
+
+
+class PracticeQuestion(BaseModel):
+    """A multiple-choice question from the app's bank, offered when the learner asks to
+    practise; `answer` indexes `options`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stem: str
+    options: tuple[str, ...] = Field(min_length=2, max_length=6)
+    answer: int = Field(ge=0)
+    explanation: str = ""
+    topic: str | None = None
+
+
+def grounding_prompt(
+    passages: tuple[GroundingPassage, ...], practice: tuple[PracticeQuestion, ...] = ()
+) -> str:
+    """The system-prompt section that hands passages (and bank questions) to a vendor model:
+    built here only, so every vendor is told the same thing in the same words."""
+    parts: list[str] = []
+    if passages:
+        listed = "\n".join(
+            f"[{p.n}] {p.title}"
+            + (f", page {p.page}" if p.page is not None else "")
+            + f": {' '.join(p.text.split())}"
+            for p in passages
+        )
+        parts.append(f"{GROUNDING_INSTRUCTION}\n\nPassages:\n{listed}")
+    if practice:
+        q = practice[0]
+        options = " ".join(f"{'ABCDEF'[i]}) {o}" for i, o in enumerate(q.options))
+        parts.append(
+            "If the learner asks for practice, you may give this question from the app's bank "
+            f"(do not reveal the answer until they try): {q.stem} {options}"
+        )
+    return "\n\n".join(parts)
 
 
 class ChatRequest(BaseModel):
@@ -44,3 +101,19 @@ class ChatRequest(BaseModel):
         default=None, description="Learner's remaining daily budget; None means unlimited."
     )
     weak_topics: tuple[str, ...] = ()
+    passages: tuple[GroundingPassage, ...] = Field(
+        default=(), description="Numbered passages the reply may cite as [n]."
+    )
+    practice: tuple[PracticeQuestion, ...] = Field(
+        default=(), description="Bank questions to offer when the learner asks to practise."
+    )
+    variant: int = Field(
+        default=0, ge=0, description="0 for a first reply; n for the n-th regenerate."
+    )
+
+    def full_system_prompt(self) -> str:
+        """The system prompt a vendor model is sent: ours plus the grounding section."""
+        grounding = grounding_prompt(self.passages, self.practice)
+        if not grounding:
+            return self.system_prompt
+        return f"{self.system_prompt}\n\n{grounding}" if self.system_prompt else grounding

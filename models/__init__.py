@@ -6,7 +6,9 @@ from models.achievement import Achievement, AchievementCriteria
 from models.ai_usage import AiUsageDay
 from models.audit_log import AuditLog
 from models.conversation import Conversation
+from models.document_chunk import DocumentChunk
 from models.learner_topic import LearnerTopic, SignalCounts
+from models.library_document import LibraryDocument
 from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
 from models.organization import Organization
 from models.progress import DayCounters, Progress, StreakState
@@ -38,6 +40,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     QuizAttempt,
     TopicMastery,
     Topic,
+    LibraryDocument,
+    DocumentChunk,
 ]
 
 __all__ = [
@@ -51,10 +55,12 @@ __all__ = [
     "AuditLog",
     "Conversation",
     "DayCounters",
+    "DocumentChunk",
     "FsrsCard",
     "GenerationMeta",
     "GroupMember",
     "LearnerTopic",
+    "LibraryDocument",
     "MasteryPoint",
     "Message",
     "MessageError",

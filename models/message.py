@@ -49,6 +49,17 @@ class GenerationMeta(BaseModel):
     attempts: list[AttemptRecord] = Field(default_factory=list)
 
 
+class Citation(BaseModel):
+    """A passage a reply refers to as `[n]`. `document_id` is None for knowledge the app
+    ships (its notes and question bank); `quote` is the passage's text, trimmed."""
+
+    n: int
+    document_id: str | None = None
+    title: str
+    page: int | None = None
+    quote: str
+
+
 class Message(Document):
     conversation_id: PydanticObjectId
     author_id: PydanticObjectId | None = None
@@ -63,6 +74,8 @@ class Message(Document):
     topics: list[TopicRef] = Field(default_factory=list)
     error: MessageError | None = None
     meta: GenerationMeta | None = None
+    # The passages a reply cites, in `n` order; only those its text actually refers to.
+    citations: list[Citation] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     # For a reply still streaming: when its generator last wrote (stale ones are swept).
     updated_at: datetime = Field(default_factory=utcnow)

@@ -51,9 +51,15 @@ from server.errors import AppError, dependency_error, field_errors
 from server.groups import privacy as groups_privacy
 from server.groups.router import router as groups_router
 from server.health.router import router as health_router
+from server.jobs import JobQueue, JobRegistration, build_job_queue, load_extra_registrations
+from server.jobs.router import router as jobs_router
 from server.leaderboard import privacy as leaderboard_privacy
 from server.leaderboard.boards import Leaderboards
 from server.leaderboard.router import router as leaderboard_router
+from server.library import privacy as library_privacy
+from server.library import processing as library_processing
+from server.library import ranking as library_ranking
+from server.library.router import router as library_router
 from server.memory import privacy as memory_privacy
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
@@ -77,6 +83,8 @@ from server.users.router import router as users_router
 
 log = logging.getLogger("starguide")
 API_PREFIX = "/api/v1"
+# Multipart headers and the small form fields next to an uploaded document.
+_MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 # Every feature's export sections and erasure steps (docs/PRIVACY.md). Within an erasure
 # phase, steps run in this order unless a step's `after`/`before` says otherwise, and the
@@ -90,6 +98,7 @@ PRIVACY_STEPS = (
     chat_privacy.register_privacy_steps,
     progress_privacy.register_privacy_steps,
     quiz_privacy.register_privacy_steps,
+    library_privacy.register_privacy_steps,
     usage_privacy.register_privacy_steps,
     groups_privacy.register_privacy_steps,
     auth_privacy.register_privacy_steps,
@@ -104,6 +113,18 @@ def privacy_registry() -> PrivacyRegistry:
     for register in PRIVACY_STEPS:
         register(registry)
     return registry
+
+
+# Every feature's background job handlers (docs/JOBS.md): a feature adds its
+# `register_jobs(queue)` here. JOBS_EXTRA_HANDLERS adds more (tests, plugins).
+JOB_HANDLERS: tuple[JobRegistration, ...] = (library_processing.register_jobs,)
+
+
+def job_queue(settings: Settings) -> JobQueue:
+    queue = build_job_queue(settings)
+    for register in (*JOB_HANDLERS, *load_extra_registrations(settings.jobs_extra_handlers)):
+        register(queue)
+    return queue
 
 
 @asynccontextmanager
@@ -176,6 +197,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             login=settings.login_rate_limit,
             password_reset=settings.password_reset_rate_limit,
         )
+        jobs = job_queue(settings)
         state = AppState(
             settings=settings,
             mongo=mongo,
@@ -214,8 +236,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             notifier=gateway,
             progress=progress,
             leaderboards=leaderboards,
+            jobs=jobs,
         )
         await gateway.start(state)
+        # The study library embeds with the configured embedder (before any job runs).
+        library_ranking.install(settings=settings)
+        # Closed first: running attempts are interrupted (and queued again) while the
+        # database, Redis and the gateway are still open.
+        cleanup.push_async_callback(jobs.aclose)
+        await jobs.start(state)
+        # Documents an earlier instance left queued or processing are queued again.
+        await library_processing.resume_interrupted(state)
         app.state.ctx = state
         log.info(
             "starguide ready",
@@ -337,7 +368,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        # Document uploads have their own cap (plus room for the multipart framing); the
+        # service refuses a file above DOCUMENT_MAX_BYTES exactly.
+        path_max_body_bytes={
+            f"{API_PREFIX}/documents": settings.document_max_bytes + _MULTIPART_OVERHEAD_BYTES
+        },
+    )
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX)
     app.include_router(badges_router)  # the achievements' image URLs: /badges/<code>.svg
@@ -352,6 +391,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         learner_dashboard_router,  # GET /progress/me
         leaderboard_router,
         quiz_router,
+        library_router,
+        jobs_router,
         privacy_router,
         admin_router,
     ):

@@ -111,8 +111,46 @@ class Settings(BaseSettings):
     daily_goal_xp: int = Field(default=10, ge=1)
     chat_xp_daily_messages: int = Field(default=20, ge=0)
 
+    # Study library (docs/LIBRARY.md): the largest document upload (its own body cap, above
+    # MAX_BODY_BYTES, on POST /documents only), and the chunks' target size in characters.
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    document_chunk_chars: int = Field(default=1000, ge=200, le=8000)
+    # How many of the caller's readable chunks a search ranks at most (newest documents first).
+    document_search_candidates: int = Field(default=5000, ge=10)
+    # Retrieval (server/retrieval, docs/LIBRARY.md). EMBEDDINGS=local needs no network: the
+    # model ships inside the `wordllama` wheel. The vendors use OPENAI_*/GEMINI_* keys and URLs
+    # above; EMBEDDINGS_DIMENSIONS is asked of them (both support shortened vectors). Changing
+    # EMBEDDINGS or its dimensions means re-processing stored documents.
+    embeddings: Literal["local", "openai", "gemini"] = "local"
+    embeddings_openai_model: str = "text-embedding-3-small"
+    embeddings_gemini_model: str = "gemini-embedding-001"
+    embeddings_dimensions: int = Field(default=768, ge=64, le=3072)
+    # `atlas`: MongoDB $vectorSearch over document_chunks (Atlas, or MongoDB 8.2+ with mongot)
+    # using the vector index named VECTOR_SEARCH_INDEX; `local`: ranked in the server process.
+    vector_search: Literal["local", "atlas"] = "local"
+    vector_search_index: str = "document_chunks_embedding"
+    # Background jobs (server/jobs, docs/JOBS.md). JOBS_IN_PROCESS=false: this instance only
+    # enqueues and `python -m server.worker` runs the jobs (with Redis; without it jobs always
+    # run in the server process). A job whose worker has not beaten for JOBS_HEARTBEAT_SECONDS
+    # is taken as lost and retried. JOBS_EXTRA_HANDLERS: `module:function` registrations added
+    # to server.app.JOB_HANDLERS, for tests and plugins.
+    jobs_in_process: bool = True
+    jobs_concurrency: int = Field(default=4, ge=1, le=256)
+    jobs_heartbeat_seconds: int = Field(default=30, ge=2, le=3600)
+    jobs_retry_delay_seconds: float = Field(default=2.0, ge=0)
+    jobs_retry_max_delay_seconds: float = Field(default=300.0, ge=0)
+    jobs_result_ttl_seconds: int = Field(default=86_400, ge=60)
+    jobs_extra_handlers: Annotated[list[str], NoDecode] = []
+
     default_org_slug: str = "default"
     default_org_name: str = "StarGuide"
+
+    @field_validator("jobs_extra_handlers", mode="before")
+    @classmethod
+    def _split_handlers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_seri
 from models import Message, MessageError
 from models.achievement import Tier
 from server.chat.schemas import ClientMessageId, Content, ProviderName
-from server.conversations.schemas import MessagePublic, UsagePublic
+from server.conversations.schemas import CitationPublic, MessagePublic, UsagePublic
 from server.conversations.service import AccessLossReason
 from server.schemas import RequestModel
 
@@ -101,6 +101,8 @@ class AssistantEnd(ServerEvent):
     status: str
     # `length`: cut at the reply length limit (see docs/CHAT.md); None unless complete.
     finish_reason: str | None
+    # The passages the reply refers to as [n] (docs/CHAT.md, "Cited answers").
+    citations: list[CitationPublic] = []
 
     @classmethod
     def of(cls, message: Message) -> AssistantEnd:
@@ -114,6 +116,7 @@ class AssistantEnd(ServerEvent):
             model=message.model,
             status=message.status,
             finish_reason=message.meta.finish_reason if message.meta else None,
+            citations=[CitationPublic(**c.model_dump()) for c in message.citations],
         )
 
 
@@ -252,6 +255,24 @@ class AchievementUnlocked(ServerEvent):
         return value.isoformat()
 
 
+# ---- the user's own room (study library) ------------------------------------------------------
+class DocumentProgressPayload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    done: int
+    total: int
+
+
+class DocumentStatusChanged(ServerEvent):
+    """A library document's processing advanced (to its owner only: the title is not sent)."""
+
+    name: ClassVar[str] = "document:status"
+
+    id: str
+    status: Literal["queued", "processing", "ready", "failed"]
+    progress: DocumentProgressPayload
+
+
 SERVER_EVENTS: dict[str, type[ServerEvent]] = {
     cls.name: cls
     for cls in (
@@ -267,6 +288,7 @@ SERVER_EVENTS: dict[str, type[ServerEvent]] = {
         AuthExpired,
         XpGained,
         AchievementUnlocked,
+        DocumentStatusChanged,
     )
 }
 

@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,9 +24,17 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        path_max_body_bytes: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Routes that take larger bodies (document uploads): exact path -> their own cap.
+        self.path_max_body_bytes = dict(path_max_body_bytes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,25 +61,24 @@ class RequestContextMiddleware:
 
         declared = dict(scope["headers"]).get(b"content-length")
         received = 0
+        cap = self.path_max_body_bytes.get(scope.get("path", ""), self.max_body_bytes)
+        too_large = f"The request body is larger than {cap} bytes."
 
         async def capped_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > cap:
                     # FastAPI re-raises HTTPException from body reading; the app's handler
                     # renders it in the contract's shape.
-                    raise HTTPException(status_code=413, detail=self._too_large_message)
+                    raise HTTPException(status_code=413, detail=too_large)
             return message
 
         try:
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > cap:
                 await self._send_error(
-                    send_with_id,
-                    PayloadTooLarge(
-                        self._too_large_message, details={"max_bytes": self.max_body_bytes}
-                    ),
+                    send_with_id, PayloadTooLarge(too_large, details={"max_bytes": cap})
                 )
             else:
                 try:
@@ -106,10 +114,6 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
-
-    @property
-    def _too_large_message(self) -> str:
-        return f"The request body is larger than {self.max_body_bytes} bytes."
 
     async def _send_error(self, send: Send, error: AppError) -> None:
         body = json.dumps(error.body()).encode()

@@ -21,6 +21,7 @@ from server.cluster import Cluster
 from server.config import Settings
 from server.embedded_db import EmbeddedMongo
 from server.events import ServerEvent
+from server.jobs import JobQueue
 from server.leaderboard.boards import Leaderboards
 from server.progress.service import ProgressService
 
@@ -51,3 +52,5 @@ class AppState:
     notifier: Notifier
     progress: ProgressService
     leaderboards: Leaderboards
+    # Background jobs (server/jobs): durable on Redis, in-process without it.
+    jobs: JobQueue

@@ -43,6 +43,8 @@ OWNERS: dict[str, str] = {
     "QuizAttempt": "server.quiz",
     "TopicMastery": "server.quiz",
     "Topic": "server.quiz",
+    "LibraryDocument": "server.library",
+    "DocumentChunk": "server.library",
 }
 
 # Redis keyspaces (the literal prefix of their keys) and their owners.
@@ -55,6 +57,8 @@ KEYSPACES: dict[str, str] = {
     "starguide:login:": "server.auth",
     "starguide:control": "server.cluster",
     "starguide:lb": "server.leaderboard",
+    # saq's fixed namespace (queue `starguide`): `saq:starguide:*` and `saq:job:starguide:*`.
+    "saq:": "server.jobs",
 }
 
 # Class-level calls that read or write a collection.

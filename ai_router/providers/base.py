@@ -13,7 +13,7 @@ import pydantic
 
 from ai_router.config import TimeoutConfig
 from ai_router.errors import ProviderError
-from ai_router.request import ChatTurn
+from ai_router.request import ChatTurn, GroundingPassage, PracticeQuestion
 from ai_router.results import FinishReason
 
 CONTINUE_INSTRUCTION = (
@@ -35,6 +35,11 @@ class ProviderCall:
     user_id: str | None
     partial: str | None = None
     weak_topics: tuple[str, ...] = ()
+    # Vendors read the passages inside `system_prompt` (ChatRequest.full_system_prompt); the
+    # offline mentor composes from these fields directly.
+    passages: tuple[GroundingPassage, ...] = ()
+    practice: tuple[PracticeQuestion, ...] = ()
+    variant: int = 0
 
 
 @dataclass(frozen=True, slots=True)

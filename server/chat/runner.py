@@ -44,6 +44,7 @@ from models.common import utcnow
 from server.chat.admission import Exchange
 from server.chat.context import build_context, make_title
 from server.chat.generation import Generation, GenerationRegistry
+from server.chat.grounding import Grounded, Grounding
 from server.chat.limits import DailyBudget
 from server.config import Settings
 from server.conversations import messages
@@ -93,6 +94,7 @@ class Runner:
         self._router = router
         self._taxonomy = taxonomy
         self._budget = budget
+        self._grounding = Grounding(taxonomy=taxonomy)
         self.generations = GenerationRegistry()
 
     def start(self, job: Job) -> Generation:
@@ -110,10 +112,10 @@ class Runner:
         parts: list[str] = []
         earlier: tuple[tuple[TopicRef, ...], ...] = ()
         try:
-            request, earlier = await self._prepare(job)
+            request, earlier, grounded = await self._prepare(job)
             result = await self._stream(generation, job, request, parts)
             await self._budget.record_result(job.user, result, utcnow())
-            generation.publish(await self._complete(reply, result))
+            generation.publish(await self._complete(reply, result, grounded))
         except asyncio.CancelledError:
             if generation.stop_reason == "aborted":
                 ending = self._stop(reply, "".join(parts), "aborted")
@@ -143,9 +145,13 @@ class Runner:
             except Exception:
                 log.exception("updating memory after the exchange failed")
 
-    async def _prepare(self, job: Job) -> tuple[ChatRequest, tuple[tuple[TopicRef, ...], ...]]:
+    async def _prepare(
+        self, job: Job
+    ) -> tuple[ChatRequest, tuple[tuple[TopicRef, ...], ...], Grounded]:
         """The router's request: the mentor's context from the learner's memory and the
-        recent conversation; also the topics of earlier turns (for the memory afterwards)."""
+        recent conversation, grounded in passages (server/chat/grounding.py); also the
+        topics of earlier turns (for the memory afterwards) and what the passages cite. A
+        regenerate (`learn` false) carries its number, so the reply takes another angle."""
         settings, user, org = self._settings, job.user, job.org
         recent, weak = await asyncio.gather(
             messages.recent_before(
@@ -163,6 +169,13 @@ class Runner:
             recent=recent,
             token_budget=settings.chat_history_token_budget,
         )
+        grounded = await self._grounding.gather(
+            user=user,
+            message=job.question.content,
+            weak=[w.name for w in weak],
+            shared=bool(job.conversation.member_ids),
+        )
+        variant = 0 if job.learn else max(0, await messages.reply_count(question=job.question) - 1)
         request = ChatRequest(
             message=job.question.content,
             system_prompt=context.system_prompt,
@@ -177,8 +190,11 @@ class Runner:
             else None,
             remaining_budget_usd=job.remaining,
             weak_topics=tuple(w.name for w in weak),
+            passages=grounded.passages,
+            practice=grounded.practice,
+            variant=variant,
         )
-        return request, context.earlier_topics
+        return request, context.earlier_topics, grounded
 
     async def _stream(
         self, generation: Generation, job: Job, request: ChatRequest, parts: list[str]
@@ -246,7 +262,9 @@ class Runner:
             event = AssistantError.of(reply, failed)
         generation.publish(event)
 
-    async def _complete(self, reply: Message, result: ChatResult) -> ServerEvent:
+    async def _complete(
+        self, reply: Message, result: ChatResult, grounded: Grounded
+    ) -> ServerEvent:
         final = await messages.complete_reply(
             reply=reply,
             content=result.text,
@@ -260,6 +278,7 @@ class Runner:
                 total_ms=round(result.total_s * 1000),
                 attempts=_attempt_records(result.attempts),
             ),
+            citations=grounded.cited(result.text),
         )
         return AssistantEnd.of(final)
 

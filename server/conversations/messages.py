@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from models import Conversation, GenerationMeta, Message, MessageError, TopicRef, Usage, User
 from models.common import utcnow
+from models.message import Citation
 from server.conversations import service as conversations
 from server.errors import Conflict, NotFound
 from server.ids import object_id
@@ -194,6 +195,14 @@ async def latest_reply(*, question: Message) -> Message | None:
     )
 
 
+async def reply_count(*, question: Message) -> int:
+    """How many replies a learner message has (a regenerate's own included; served by
+    `parent_replies`): the n-th reply is the learner's (n-1)-th regenerate."""
+    return await Message.find(
+        {"parent_id": question.id, "conversation_id": question.conversation_id}
+    ).count()
+
+
 async def recent_before(
     *, conversation: Conversation, before: Message, limit: int
 ) -> list[Message]:
@@ -240,7 +249,9 @@ async def complete_reply(
     model: str,
     usage: Usage,
     meta: GenerationMeta,
+    citations: Sequence[Citation] = (),
 ) -> Message:
+    """Ends a streaming reply as complete, with the passages its text cites."""
     now = utcnow()
     changes: dict[str, Any] = {
         "content": content,
@@ -249,6 +260,7 @@ async def complete_reply(
         "model": model,
         "usage": usage.model_dump(),
         "meta": meta.model_dump(),
+        "citations": [c.model_dump() for c in citations],
         "updated_at": now,
         "completed_at": now,
     }

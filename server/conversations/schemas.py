@@ -68,6 +68,16 @@ class MessageErrorPublic(BaseModel):
     message: str
 
 
+class CitationPublic(BaseModel):
+    """A passage the reply cites as `[n]`; `document_id` is null for the app's own notes."""
+
+    n: int
+    document_id: str | None
+    title: str
+    page: int | None
+    quote: str
+
+
 class MessagePublic(BaseModel):
     id: str
     conversation_id: str
@@ -85,6 +95,8 @@ class MessagePublic(BaseModel):
     # Why a reply ended: `stop`, `length` (cut at the length limit), `content_filter` or
     # `other`; None for learner messages and replies that did not complete.
     finish_reason: str | None = None
+    # A reply's sources, referred to in `content` as [n]; empty when it cites none.
+    citations: list[CitationPublic] = []
     created_at: datetime
 
     @classmethod
@@ -104,6 +116,7 @@ class MessagePublic(BaseModel):
             topics=[TopicPublic(**t.model_dump()) for t in doc.topics],
             error=MessageErrorPublic(**doc.error.model_dump()) if doc.error else None,
             finish_reason=doc.meta.finish_reason if doc.meta else None,
+            citations=[CitationPublic(**c.model_dump()) for c in doc.citations],
             created_at=doc.created_at,
         )
 

@@ -107,6 +107,17 @@ async def list_mine(
     return await newest_first(StudyGroup, query, "created_at", limit=limit, cursor=cursor)
 
 
+async def member_group_ids(*, user_id: PydanticObjectId) -> list[PydanticObjectId]:
+    """The groups a user belongs to (any role): what the study library lets them read."""
+    cursor = StudyGroup.get_pymongo_collection().find({"members.user_id": user_id}, {"_id": 1})
+    return [PydanticObjectId(raw["_id"]) async for raw in cursor]
+
+
+def is_group_mentor(*, user: User, group: StudyGroup) -> bool:
+    """A mentor member of the group (not merely an admin of its organization)."""
+    return any(m.user_id == user.id and m.role == "mentor" for m in group.members)
+
+
 async def find_created(
     *, org_id: PydanticObjectId, name: str, created_by: PydanticObjectId
 ) -> StudyGroup | None:

@@ -21,10 +21,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from server.retrieval.topics import TopicTagger
 
 NAME_WEIGHT: Final = 1.25  # a topic's own name is stronger evidence than a synonym
 OFF_EXAM_WEIGHT: Final = 0.5  # topics outside the learner's exam still count, at half
+# How much a phrase hit (relative score 0..1) adds to the meaning score when both are known:
+# enough that a topic the learner names wins over a near neighbour, small enough that a
+# synonym used in passing ("pancreas" in a digestion question) does not outvote the meaning.
+PHRASE_BONUS: Final = 0.1
+# A message that names no topic is tagged by meaning only at or above this score.
+MIN_MEANING_SCORE: Final = 0.6
+# A topic found by meaning alone replaces the named one as first only this far ahead of it.
+MEANING_OVERRIDE: Final = 0.1
 
 _WORD = re.compile(r"[a-z0-9]+")
 _ACCENTS = re.compile(r"[\u0300-\u036f]")  # combining diacritical marks
@@ -120,6 +131,9 @@ class Taxonomy:
         # phrase -> (topic id, phrase as written in the data, hit weight factor)
         self._phrases: dict[Phrase, tuple[str, str, float]] = {}
         self._topic_exams: dict[str, frozenset[str]] = {}
+        # Tagging by meaning (server/retrieval/topics.py); attached to the packaged taxonomy
+        # only, so a hand-built taxonomy (tests, tools) tags by phrases alone.
+        self.meaning: TopicTagger | None = None
 
         for subject in subjects:
             if not _SUBJECT_ID.fullmatch(subject.id):
@@ -272,18 +286,73 @@ class Taxonomy:
                     seen.append(written)
                 skip_to = i + length
                 break
-        if not scores:
-            return []
         if exam:
             wanted = exam.strip().upper()
             for topic_id in scores:
                 if wanted not in self._topic_exams[topic_id]:
                     scores[topic_id] *= OFF_EXAM_WEIGHT
+        if self.meaning is not None:
+            return self._tag_with_meaning(text, scores, matched, exam=exam, limit=limit)
+        if not scores:
+            return []
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         best = ranked[0][1]
         return [
             TopicMatch(self.topics[topic_id], round(score / best, 4), tuple(matched[topic_id]))
             for topic_id, score in ranked
+        ]
+
+    def _tag_with_meaning(
+        self,
+        text: str,
+        phrase_scores: dict[str, float],
+        matched: dict[str, list[str]],
+        *,
+        exam: str | None,
+        limit: int,
+    ) -> list[TopicMatch]:
+        """Phrase hits fused with the meaning tagger (docs/LEARNER_MEMORY.md).
+
+        The first topic is the best of meaning score + PHRASE_BONUS x phrase score, so a
+        problem statement with no topic word still gets one; the others are only topics the
+        message names, in phrase order: meaning alone never adds a second guess, which would
+        put confusion evidence on topics the learner did not ask about.
+        """
+        assert self.meaning is not None
+        meaning = self.meaning.scores(text)
+        if exam:
+            wanted = exam.strip().upper()
+            for i, topic_id in enumerate(self.meaning.ids):
+                if wanted not in self._topic_exams.get(topic_id, frozenset((wanted,))):
+                    meaning[i] *= OFF_EXAM_WEIGHT
+        best_phrase = max(phrase_scores.values(), default=0.0)
+        for topic_id, score in phrase_scores.items():
+            position = self.meaning.position(topic_id)
+            if position is not None:
+                meaning[position] += PHRASE_BONUS * score / best_phrase
+        top = int(meaning.argmax())
+        top_id, top_score = self.meaning.ids[top], float(meaning[top])
+        if phrase_scores:
+            named_id = min(phrase_scores, key=lambda t: (-phrase_scores[t], t))
+            position = self.meaning.position(named_id)
+            named_score = float(meaning[position]) if position is not None else 0.0
+            # The topic the message names stays first unless the meaning clearly disagrees.
+            if top_id in phrase_scores or top_score < named_score + MEANING_OVERRIDE:
+                top_id = named_id
+        elif top_score < MIN_MEANING_SCORE:
+            return []
+        named = sorted(
+            (t for t in phrase_scores if t != top_id), key=lambda t: (-phrase_scores[t], t)
+        )
+        ids = [top_id, *named][:limit]
+        base = phrase_scores.get(top_id) or best_phrase or 1.0
+        return [
+            TopicMatch(
+                self.topics[topic_id],
+                1.0 if i == 0 else round(min(1.0, phrase_scores[topic_id] / base), 4),
+                tuple(matched.get(topic_id, ())),
+            )
+            for i, topic_id in enumerate(ids)
         ]
 
 
@@ -296,4 +365,10 @@ def subject_of(matches: Sequence[TopicMatch]) -> str | None:
 def load_taxonomy() -> Taxonomy:
     """The packaged taxonomy, parsed and validated once per process."""
     resource = files("server.memory") / "data" / "syllabus.json"
-    return Taxonomy.from_dict(json.loads(resource.read_text(encoding="utf-8")))
+    taxonomy = Taxonomy.from_dict(json.loads(resource.read_text(encoding="utf-8")))
+    from server.retrieval.topics import TopicTagger, TopicText
+
+    taxonomy.meaning = TopicTagger(
+        TopicText(t.id, (t.name, *t.synonyms)) for t in taxonomy.topics.values()
+    )
+    return taxonomy

@@ -61,11 +61,60 @@ class Recorded:
 
 
 def _vendor_of(path: str) -> Vendor:
-    if "chat/completions" in path:
+    if "chat/completions" in path or path.endswith("/embeddings"):
         return "openai"
-    if ":streamGenerateContent" in path or ":generateContent" in path:
+    if (
+        ":streamGenerateContent" in path
+        or ":generateContent" in path
+        or ":embedContent" in path
+        or ":batchEmbedContents" in path
+    ):
         return "gemini"
     return "anthropic"
+
+
+def _is_embeddings(path: str) -> bool:
+    path = path.split("?", 1)[0]
+    return path.endswith(("/embeddings", ":embedContent", ":batchEmbedContents"))
+
+
+def fake_embedding(text: str, dim: int) -> list[float]:
+    """A deterministic vector per text (not unit length, as Gemini's shortened ones are not):
+    the same text always embeds the same, different texts differently."""
+    import hashlib
+
+    seed = hashlib.sha256(text.encode()).digest()
+    return [((seed[i % 32] + i) % 17 - 8) / 4.0 for i in range(dim)]
+
+
+def _embeddings_body(vendor: Vendor, body: dict[str, Any], path: str) -> dict[str, Any]:
+    """The vendor's embeddings answer: OpenAI `POST /v1/embeddings` (`input`, `dimensions`),
+    Gemini `:embedContent` (`content`) and `:batchEmbedContents` (`requests`, each with
+    `outputDimensionality`)."""
+    if vendor == "openai":
+        texts = body.get("input") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        dim = int(body.get("dimensions") or 8)
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(str(t), dim)}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(str(t).split()) for t in texts)
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    def one(request: dict[str, Any]) -> dict[str, Any]:
+        text = " ".join(p.get("text", "") for p in request.get("content", {}).get("parts", []))
+        dim = int(request.get("outputDimensionality") or 8)
+        return {"values": fake_embedding(text, dim)}
+
+    if ":batchEmbedContents" in path:
+        return {"embeddings": [one(r) for r in body.get("requests", [])]}
+    return {"embedding": one(body)}
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
@@ -393,6 +442,15 @@ class FakeVendors:
             writer.write(
                 f"HTTP/1.1 {b.status} Error\r\ncontent-type: application/json\r\n"
                 f"content-length: {len(payload)}\r\n{extra}\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+            return True
+        if _is_embeddings(record.path):  # JSON, not a stream; "ok" is the only other kind
+            payload = json.dumps(_embeddings_body(vendor, record.body, record.path)).encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                + f"content-length: {len(payload)}\r\n\r\n".encode()
                 + payload
             )
             await writer.drain()

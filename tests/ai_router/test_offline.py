@@ -1,4 +1,6 @@
-"""The offline mentor: deterministic, topic-aware, Socratic, mentions weak topics."""
+"""The offline mentor: deterministic, topic-aware, guides problems, mentions weak topics.
+
+The grounded tutor (passages, intents, Hinglish, regenerate): test_offline_tutor.py."""
 
 from __future__ import annotations
 
@@ -22,24 +24,18 @@ async def test_offline_is_deterministic_and_streams_words(make_router: RouterFac
     assert finish(a).result.provider == "offline" and finish(a).result.cost_usd == 0.0
 
 
-async def test_offline_recognises_topic_and_guides(make_router: RouterFactory) -> None:
+async def test_offline_guides_by_subject_without_passages(make_router: RouterFactory) -> None:
+    """Without the server (no passages), problems get a first step and the subject's hint."""
     router = make_router(["offline"])
     cases = {
-        PHYSICS: ("physics", "horizontal and vertical"),
-        "Calculate the molarity of 4 g NaOH in 500 mL": ("chemistry", "molarity ="),
-        "How do I integrate x e^x?": ("maths", "integration by parts"),
-        "Explain the stages of mitosis": ("biology", "chromatids"),
-        "Discuss the role of the Governor in federalism": (
-            "UPSC general studies",
-            "constitutional design",
-        ),
+        PHYSICS: "horizontal and vertical",
+        "Calculate the molarity of 4 g NaOH in 500 mL": "molarity =",
+        "How do I integrate x e^x?": "integration by parts",
     }
-    for message, (subject, hint) in cases.items():
+    for message, hint in cases.items():
         text = finish(await collect(router, ChatRequest(message=message))).result.text
-        assert f"this {subject} question" in text, message
         assert hint in text, message
-        assert "?" in text  # a guiding question
-        assert "First step" in text
+        assert "Step 1" in text or "First step" in text, message
 
 
 async def test_offline_mentions_weak_topics(make_router: RouterFactory) -> None:

@@ -116,6 +116,7 @@ def test_payloads_keep_the_wire_format(app: Any) -> None:
         "model": "starguide-offline",
         "status": "complete",
         "finish_reason": None,
+        "citations": [],
     }
     failed = _reply(status="failed", error=MessageError(code="ai_unavailable", message="Down."))
     assert AssistantError.of(failed).payload() == {

@@ -322,7 +322,11 @@ async def test_healthz_fails_while_the_embedded_database_cannot_be_restarted(
         newcomer = socketio.AsyncClient(reconnection=False)
         newcomer.on("connect_error", lambda data=None: refusals.append(data))
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await newcomer.connect(live.base_url, auth={"token": token}, transports=["websocket"])
+            # The refusal comes after MongoDB's own timeout (DEPENDENCY_TIMEOUT_SECONDS): wait
+            # longer than the client's default second for it.
+            await newcomer.connect(
+                live.base_url, auth={"token": token}, transports=["websocket"], wait_timeout=15
+            )
         assert refusals and refusals[0]["data"]["code"] == "dependency_unavailable", refusals
 
         async def not_live() -> bool:

@@ -1,0 +1,1 @@
+"""The study library: learners' and mentors' documents, their chunks and the search over them."""
