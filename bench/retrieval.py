@@ -204,7 +204,12 @@ def tagging() -> None:
     start = time.perf_counter()
     taxonomy = load_taxonomy()
     print(f"\ntopic tagger built in {time.perf_counter() - start:.2f} s")
-    for name in ("tagging_messages.tsv", "tagging_heldout.tsv"):
+    for name in (
+        "tagging_messages.tsv",
+        "tagging_dev.tsv",
+        "tagging_heldout.tsv",
+        "tagging_heldout2.tsv",
+    ):
         path = ROOT.parent / "tests" / "retrieval" / name
         rows = [
             line.split("\t")

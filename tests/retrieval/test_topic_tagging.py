@@ -2,8 +2,10 @@
 
 tagging_messages.tsv (>= 100 messages: problem statements without topic words, Hinglish,
 typos) must be tagged right first at least 95% of the time. tagging_heldout.tsv was written
-after the key phrases were and never used to tune them: its figure is reported in
-docs/BENCHMARKS.md and only guarded against regressions here.
+after the first key phrases were and never used to tune them; tagging_heldout2.tsv was written
+before the key phrases for all 350 topics and the Hinglish filler rule, measured blind, and never
+used to tune them either. Their figures are reported in docs/BENCHMARKS.md and only guarded
+against regressions here (floors at what they reached, not at 95%).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from server.memory.taxonomy import Taxonomy, load_taxonomy
-from server.retrieval.topics import TopicTagger, TopicText
+from server.retrieval.topics import TopicTagger, TopicText, _meaning_text, load_cues
 
 HERE = Path(__file__).parent
 
@@ -60,7 +62,35 @@ def test_top1_on_labelled_learner_messages_is_at_least_95_percent(taxonomy: Taxo
 
 def test_held_out_messages_do_not_regress(taxonomy: Taxonomy) -> None:
     accuracy, misses = top1(taxonomy, labelled("tagging_heldout.tsv"))
-    assert accuracy >= 0.45, "\n".join(misses)  # 0.46 when written; see docs/BENCHMARKS.md
+    # 0.46 when written, 0.51 with cues for every topic; see docs/BENCHMARKS.md
+    assert accuracy >= 0.51, "\n".join(misses)
+
+
+def test_second_held_out_set_does_not_regress(taxonomy: Taxonomy) -> None:
+    rows = labelled("tagging_heldout2.tsv")
+    assert len(rows) >= 40
+    assert all(t in taxonomy.topics for _, accepted in rows for t in accepted)
+    assert len({accepted[0].split(".")[0] for _, accepted in rows}) == len(taxonomy.subjects)
+    accuracy, misses = top1(taxonomy, rows)
+    # 0.62 measured blind before the change, 0.72 after; see docs/BENCHMARKS.md
+    assert accuracy >= 0.72, "\n".join(misses)
+
+
+def test_tuning_set_does_not_regress(taxonomy: Taxonomy) -> None:
+    # Written after the key phrases to choose the weights and filler words: not held out.
+    accuracy, misses = top1(taxonomy, labelled("tagging_dev.tsv"))
+    assert accuracy >= 0.84, "\n".join(misses)  # 0.85; see docs/BENCHMARKS.md
+
+
+def test_every_syllabus_topic_has_key_phrases(taxonomy: Taxonomy) -> None:
+    cues = load_cues()
+    missing = [t for t in taxonomy.topics if len(cues.get(t, ())) < 2]
+    assert missing == []
+
+
+def test_hinglish_filler_words_are_not_embedded() -> None:
+    assert _meaning_text("pendulum ka time period kaise nikale?") == "pendulum time period"
+    assert _meaning_text("kya hai") == "kya hai"  # nothing else left: kept as it is
 
 
 @pytest.mark.parametrize(
