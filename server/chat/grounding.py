@@ -1,7 +1,9 @@
 """Grounding a reply: the numbered passages it may cite, and the citations it kept.
 
 For a learner message, passages come from the learner's library first (the documents feature's
-one search entry point, which already filters to what the learner may read) and then from
+one search entry point, which already filters to what the learner may read; in a conversation
+with other members, only what every member may read: the group's and the organization's
+documents; on a topic the learner finds hard, passages tagged with it first) and then from
 knowledge the app ships: the offline mentor's topic notes and the question bank's
 explanations, ranked by the retrieval feature's hybrid index with the local embedder (shipped
 knowledge must work with no network and no keys), preferring the syllabus topics the message
@@ -27,8 +29,9 @@ from ai_router import GroundingPassage, PracticeQuestion
 from ai_router.providers.offline_intents import detect_intent
 from ai_router.providers.offline_knowledge import load_notes, match_notes
 from ai_router.request import PassageSource
-from models import User
+from models import Conversation, User
 from models.message import Citation
+from server.groups import service as groups_service
 from server.library import service as library_service
 from server.memory.taxonomy import Taxonomy
 from server.quiz.bank import QuestionSpec, load_bank
@@ -187,16 +190,25 @@ class Grounding:
         self.shipped = ShippedKnowledge(taxonomy=taxonomy)
 
     async def gather(
-        self, *, user: User, message: str, weak: Sequence[str] = (), shared: bool = False
+        self,
+        *,
+        user: User,
+        message: str,
+        weak: Sequence[str] = (),
+        conversation: Conversation | None = None,
+        topics: Sequence[str] = (),
+        weak_ids: Sequence[str] = (),
     ) -> Grounded:
-        """`shared`: the conversation has other members (a study group's), who would read
-        the reply's quotes; the sender's library stays out of it, so a personal document can
-        never be quoted to people who may not read it."""
+        """`weak`: the learner's weak topics by name (for practice questions), `weak_ids`
+        the same by id; `topics`: the message's topic ids. A message on a weak topic gets
+        the learner's passages tagged with that topic first."""
         intent = detect_intent(message)
         if intent in ("greeting", "stress"):
             return Grounded()  # a greeting or a worried learner needs no passages
         exam = user.profile.exam
-        found = [] if shared else await self._library(user, message)
+        focus = [t for t in topics if t in set(weak_ids)]
+        scopes = await self._scopes(user, conversation)
+        found = await self._library(user, message, scopes=scopes, focus=focus)
         shipped = await self._shipped(message, exam)
         passages: list[GroundingPassage] = []
         sources: list[Citation] = []
@@ -244,11 +256,48 @@ class Grounding:
             log.exception("searching the shipped knowledge failed")
             return []
 
-    async def _library(self, user: User, message: str) -> Sequence[Passage]:
+    async def _scopes(self, user: User, conversation: Conversation | None) -> list[str] | None:
+        """None (all the sender may read) in the sender's own conversation. With other
+        members (a study group's), who read the reply's quotes too: only what every member
+        may read, the group's documents and the organization's, never anyone's personal
+        ones (not the sender's either)."""
+        if conversation is None or not conversation.member_ids:
+            return None
+        assert user.id is not None and conversation.id is not None
+        group_id = await groups_service.conversation_group_id(
+            conversation_id=conversation.id, member_id=user.id
+        )
+        return ["org"] if group_id is None else ["org", f"group:{group_id}"]
+
+    async def _library(
+        self, user: User, message: str, *, scopes: list[str] | None, focus: Sequence[str]
+    ) -> list[Passage]:
+        """The best passages, those on the learner's weak `focus` topics first (a second
+        search narrowed to them, so a passage on the hard topic is not crowded out)."""
+        searches = (
+            [
+                library_service.search(
+                    user=user, query=message, limit=LIBRARY_PASSAGES, scopes=scopes, topics=focus
+                )
+            ]
+            if focus
+            else []
+        )
+        searches.append(
+            library_service.search(user=user, query=message, limit=LIBRARY_PASSAGES, scopes=scopes)
+        )
         try:
-            return await library_service.search(user=user, query=message, limit=LIBRARY_PASSAGES)
+            results = await asyncio.gather(*searches)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # grounding must never fail the reply
             log.warning("library search for grounding failed: %s", type(exc).__name__)
             return []
+        found: list[Passage] = []
+        for hit in (h for result in results for h in result):
+            if not any(
+                (f.document_id, f.page, f.text) == (hit.document_id, hit.page, hit.text)
+                for f in found
+            ):
+                found.append(hit)
+        return found[:LIBRARY_PASSAGES]

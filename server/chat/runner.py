@@ -173,7 +173,9 @@ class Runner:
             user=user,
             message=job.question.content,
             weak=[w.name for w in weak],
-            shared=bool(job.conversation.member_ids),
+            conversation=job.conversation,
+            topics=[t.id for t in job.question.topics],
+            weak_ids=[w.topic_id for w in weak],
         )
         variant = 0 if job.learn else max(0, await messages.reply_count(question=job.question) - 1)
         request = ChatRequest(

@@ -113,6 +113,17 @@ async def member_group_ids(*, user_id: PydanticObjectId) -> list[PydanticObjectI
     return [PydanticObjectId(raw["_id"]) async for raw in cursor]
 
 
+async def conversation_group_id(
+    *, conversation_id: PydanticObjectId, member_id: PydanticObjectId
+) -> PydanticObjectId | None:
+    """The group whose shared conversation this is, if `member_id` is one of its members
+    (what the chat grounds a group conversation in; served by the `member_recent` index)."""
+    raw = await StudyGroup.get_pymongo_collection().find_one(
+        {"members.user_id": member_id, "conversation_id": conversation_id}, {"_id": 1}
+    )
+    return None if raw is None else PydanticObjectId(raw["_id"])
+
+
 def is_group_mentor(*, user: User, group: StudyGroup) -> bool:
     """A mentor member of the group (not merely an admin of its organization)."""
     return any(m.user_id == user.id and m.role == "mentor" for m in group.members)

@@ -5,7 +5,7 @@ indexes and `$vectorSearch` is here; the service only hands in what the caller m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -69,15 +69,22 @@ async def rank(
     titles: Mapping[Any, str],
     query: str,
     limit: int,
+    topics: Sequence[str] | None = None,
 ) -> list[Passage]:
     """The best `limit` passages among the chunks matching `readable`, best first.
 
     `VECTOR_SEARCH=local`: the readable chunks (at most DOCUMENT_SEARCH_CANDIDATES) are
     ranked in this process by vector and BM25, fused by reciprocal rank. `atlas`: MongoDB's
     `$vectorSearch` picks the nearest chunks inside the readable filter, and the same fusion
-    re-ranks them with BM25 (a 503 where the database has no vector search)."""
+    re-ranks them with BM25 (a 503 where the database has no vector search).
+
+    `topics`: only chunks tagged with one of these topic ids. Those few chunks are always
+    ranked in this process: the Atlas index filters on scalar fields, not on the ids inside
+    the chunks' `topics` array."""
     vector = (await embed([query]))[0]
-    if _Installed.vector_search == "atlas":
+    if topics is not None:
+        readable = {"$and": [readable, {"topics.id": {"$in": list(topics)}}]}
+    if _Installed.vector_search == "atlas" and topics is None:
         # The embeddings come back too: the fusion below compares them with the query.
         pipeline = [
             vector_search_stage(

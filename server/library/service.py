@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from beanie import PydanticObjectId
@@ -242,13 +242,38 @@ async def delete_contents(*, document: LibraryDocument) -> int:
     return int(gone.deleted_count)
 
 
-async def search(*, user: User, query: str, limit: int) -> list[Passage]:
+def _scope_branch(scope: str) -> dict[str, Any]:
+    """One upload scope (`personal`, `org`, `group:<id>`) as a filter on the scope fields."""
+    if scope in ("personal", "org"):
+        return {"scope": scope}
+    match = _GROUP_SCOPE.match(scope)
+    if match is None:
+        raise ValueError(f"not a document scope: {scope!r}")
+    return {"scope": "group", "group_id": PydanticObjectId(match.group(1))}
+
+
+async def search(
+    *,
+    user: User,
+    query: str,
+    limit: int,
+    scopes: Sequence[str] | None = None,
+    topics: Sequence[str] | None = None,
+) -> list[Passage]:
     """The passages best matching `query` among the ready documents `user` may read, best
-    first. The one search entry point: `GET /documents/search` and chat grounding."""
+    first. The one search entry point: `GET /documents/search`, chat grounding, quizzes.
+
+    Both options only narrow what the caller may read, never widen it. `scopes`: only
+    documents of these scopes (`personal`, `org`, `group:<id>`): a group conversation is
+    grounded in what every member may read, never in anyone's personal notes. `topics`:
+    only chunks tagged with one of these syllabus topic ids (weak topics, a quiz question's
+    topic)."""
     text = query.strip()
-    if not text:
+    if not text or (scopes is not None and not scopes) or (topics is not None and not topics):
         return []
     readable = await readable_scope_filter(user)
+    if scopes is not None:
+        readable = {"$and": [readable, {"$or": [_scope_branch(s) for s in scopes]}]}
     titles: dict[PydanticObjectId, str] = {}
     async for raw in LibraryDocument.get_pymongo_collection().find(
         {"$and": [readable, {"status": "ready"}]}, {"title": 1}
@@ -262,4 +287,5 @@ async def search(*, user: User, query: str, limit: int) -> list[Passage]:
         titles=titles,
         query=text,
         limit=limit,
+        topics=topics,
     )

@@ -1,9 +1,12 @@
 """Which question next: the requested topic, else due reviews, weak topics, the exam's new
-topics, its practised topics by lowest mastery, then any question (docs/QUIZZES.md). Reads
-only: nothing here writes."""
+topics, its practised topics by lowest mastery, then any question (docs/QUIZZES.md), with
+up to two passages of the learner's own library on its topic. Reads only: nothing here
+writes."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +19,12 @@ from pymongo import DESCENDING
 
 from models import Question, QuizAttempt, TopicMastery, User
 from models.common import utcnow
+from server.library import service as library_service
 from server.memory import service as memory
 from server.memory.taxonomy import load_taxonomy
 from server.quiz import mastery
 from server.quiz.errors import invalid_field, no_question
-from server.quiz.schemas import NextQuestion, NextReason, QuestionPublic
+from server.quiz.schemas import NextQuestion, NextReason, QuestionPublic, QuizNote
 from server.quiz.topics import exam_of, topic_ref
 
 # A question answered within this window is not served again while others are available.
@@ -29,6 +33,10 @@ DUE_TOPICS_TRIED: Final = 10  # due reviews looked at per request, earliest firs
 PRACTISED_TOPICS_TRIED: Final = 10  # lowest-mastery exam topics looked at per request
 _CANDIDATES: Final = 200  # questions considered per pick
 _RECENT_LIMIT: Final = 1000
+NOTES_PER_QUESTION: Final = 2  # passages of the learner's library shown with a question
+QUOTE_CHARS: Final = 300
+
+log = logging.getLogger("starguide.quiz")
 
 
 def _choose(candidates: Sequence[Mapping[str, Any]], points: int) -> Mapping[str, Any]:
@@ -194,11 +202,42 @@ async def pick(
     return found
 
 
+async def _notes(*, user: User, question: Question, topic_name: str) -> list[QuizNote]:
+    """Passages of the learner's readable library tagged with the question's topic, through
+    the library's one search entry point (which keeps out what the learner may not read).
+    A failed search costs the notes, never the question."""
+    try:
+        found = await library_service.search(
+            user=user,
+            query=f"{topic_name}. {question.stem}",
+            limit=NOTES_PER_QUESTION,
+            topics=[question.topic_id],
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("library search for quiz notes failed: %s", type(exc).__name__)
+        return []
+    return [
+        QuizNote(document_id=p.document_id, title=p.title, page=p.page, quote=_quote(p.text))
+        for p in found
+    ]
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= QUOTE_CHARS:
+        return text
+    return text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
 async def next_question(
     *, user: User, topic: str | None = None, now: datetime | None = None
 ) -> NextQuestion:
     question, reason = await pick(user=user, topic=topic, now=now)
+    ref = topic_ref(question.topic_id, question.subject)
     return NextQuestion(
-        question=QuestionPublic.from_doc(question, topic_ref(question.topic_id, question.subject)),
+        question=QuestionPublic.from_doc(question, ref),
         reason=reason,
+        notes=await _notes(user=user, question=question, topic_name=ref.name),
     )

@@ -56,9 +56,23 @@ class TopicMasteryPublic(BaseModel):
     level: MasteryLevel
 
 
+class QuizNote(BaseModel):
+    """A passage of the learner's own library on the question's topic, to revise with."""
+
+    document_id: str
+    title: str
+    page: int = Field(description="A PDF page from 1; a text file's chunk position.")
+    quote: str = Field(description="The passage, trimmed to about 300 characters.")
+
+
 class NextQuestion(BaseModel):
     question: QuestionPublic
     reason: NextReason = Field(description="Why this question now (docs/QUIZZES.md).")
+    notes: list[QuizNote] = Field(
+        default_factory=list,
+        description="Up to 2 passages on the question's topic from documents the learner "
+        "may read (docs/QUIZZES.md); empty when there are none.",
+    )
 
 
 class AttemptCreate(RequestModel):

@@ -41,8 +41,9 @@ async def app_settings(
     )
 
 
-async def _ready_pdf(api: Api, who: dict[str, Any], pages: list[list[str]]) -> str:
-    response = await upload(api, who, make_pdf(pages), title="Physics coaching notes")
+async def _ready_pdf(api: Api, who: dict[str, Any], pages: list[list[str]], **form: str) -> str:
+    form.setdefault("title", "Physics coaching notes")
+    response = await upload(api, who, make_pdf(pages), **form)
     assert response.status_code in (200, 202), response.text
     document = await wait_processed(api, who, response.json()["id"])
     assert document["status"] == "ready", document
@@ -111,6 +112,103 @@ async def test_a_group_conversation_never_quotes_a_members_personal_notes(api: A
     reply = sent.json()["assistant_message"]
     assert reply["citations"] and all(c["document_id"] is None for c in reply["citations"])
     assert document_id not in str(reply)
+
+
+async def _group_with_member(api: Api) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A mentor's group (its JSON) and a learner who joined it."""
+    from models import User
+
+    mentor = await api.register()
+    await User.find_one(User.id == PydanticObjectId(mentor["user"]["id"])).update(
+        {"$set": {"role": "mentor"}}
+    )
+    group = await api.client.post("/api/v1/groups", json={"name": "G"}, headers=mentor["auth"])
+    assert group.status_code == 201, group.text
+    member = await api.register()
+    joined = await api.client.post(
+        "/api/v1/groups/join",
+        json={"invite_code": group.json()["invite_code"]},
+        headers=member["auth"],
+    )
+    assert joined.status_code == 200, joined.text
+    return mentor, group.json(), member
+
+
+async def test_a_group_conversation_cites_the_groups_shared_documents(api: Api) -> None:
+    mentor, group, member = await _group_with_member(api)
+    shared = await _ready_pdf(
+        api, mentor, NEWTON, title="Group handout", scope=f"group:{group['id']}"
+    )
+    private = await _ready_pdf(
+        api, mentor, [["Mentor's own draft", "Third law pairs: action and reaction forces."]]
+    )
+    sent = await api.client.post(
+        f"/api/v1/conversations/{group['conversation_id']}/messages",
+        json=message_body(QUESTION, provider="offline"),
+        headers=member["auth"],
+    )
+    assert sent.status_code == 201, sent.text
+    reply = sent.json()["assistant_message"]
+    first = reply["citations"][0]
+    assert first["document_id"] == shared and first["title"] == "Group handout"
+    assert first["page"] == 2 and "[1]" in reply["content"]
+    # The mentor's personal draft stays out of the group's conversation, even for the mentor.
+    asked = await api.client.post(
+        f"/api/v1/conversations/{group['conversation_id']}/messages",
+        json=message_body("Explain third law pairs of action and reaction", provider="offline"),
+        headers=mentor["auth"],
+    )
+    assert asked.status_code == 201, asked.text
+    assert private not in str(asked.json()["assistant_message"])
+
+
+DECOYS = [
+    "Kepler's third law: from Newton's law of gravitation, the square of the period is "
+    "proportional to the cube of the orbit radius.",
+    "Newton's law of cooling: the rate of cooling of a body is proportional to the "
+    "temperature difference, a third of it in the first minute.",
+    "Newton's rings appear in the third experiment on thin films: the law of interference "
+    "of light decides the dark rings.",
+]
+WALL = (
+    "Action and reaction: when you push a wall, the wall pushes back on you with an equal "
+    "force in the opposite direction."
+)
+
+
+async def test_a_weak_topic_pulls_the_learners_notes_on_it_first(
+    api: Api, fakes: FakeVendors
+) -> None:
+    from models import TopicRef
+    from server.memory import service as memory
+
+    me = await api.register()
+    for i, text in enumerate(DECOYS):
+        response = await upload(api, me, text.encode(), filename="n.txt", title=f"Decoy {i}")
+        await wait_processed(api, me, response.json()["id"])
+    response = await upload(api, me, WALL.encode(), filename="n.txt", title="Wall notes")
+    await wait_processed(api, me, response.json()["id"])
+    conv = await new_conversation(api.client, me["auth"])
+
+    async def passages() -> str:
+        """The passages the vendor was given, in their numbered order."""
+        fakes.script("openai", Behaviour(chunks=("Pairs [1].",)))
+        sent = await api.client.post(
+            f"/api/v1/conversations/{conv}/messages",
+            json=message_body(QUESTION, provider="openai"),
+            headers=me["auth"],
+        )
+        assert sent.status_code == 201, sent.text
+        system: str = fakes.bodies("openai")[-1]["messages"][0]["content"]
+        return system
+
+    # Newton, third and law: the decoys share the question's words and fill the library's
+    # three places on their own.
+    assert "Wall notes" not in await passages()
+    topic = TopicRef(id="physics.laws_of_motion", name="Laws of motion", subject="physics")
+    await memory.signal(PydanticObjectId(me["user"]["id"]), topic, "declared", reason="test")
+    # Now a weak topic: the learner's passage tagged with it comes first.
+    assert "[1] Wall notes" in await passages()
 
 
 async def test_a_vendor_reply_keeps_only_what_it_cites(

@@ -107,7 +107,7 @@ async def test_a_question_never_carries_its_answer(api: Api, bank: dict[str, Que
         response = await api.client.get("/api/v1/quiz/next", params=params, headers=me["auth"])
         assert response.status_code == 200, response.text
         body = response.json()
-        assert set(body) == {"question", "reason"}
+        assert set(body) == {"question", "reason", "notes"} and body["notes"] == []
         shown = body["question"]
         assert set(shown) == {"id", "subject", "topic", "difficulty", "stem", "options"}
         assert set(shown["topic"]) == {"id", "name", "subject"}
