@@ -6,16 +6,21 @@ indexes and `$vectorSearch` is here; the service only hands in what the caller m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
 from server.config import Settings
+from server.library.cache import IndexCache, cache_key
 from server.retrieval import Candidate, Embedder, HybridIndex, Passage, build_embedder
 from server.retrieval.atlas import CANDIDATE_FACTOR, vector_search_error, vector_search_stage
 
-__all__ = ["Passage", "embed", "install", "rank"]
+__all__ = ["INDEXES", "Passage", "embed", "install", "rank"]
+
+# Built indexes by caller and library version (server/library/cache.py): per process.
+INDEXES = IndexCache()
 
 
 class _Installed:
@@ -33,6 +38,7 @@ def install(*, settings: Settings, embedder: Embedder | None = None) -> None:
     _Installed.max_candidates = settings.document_search_candidates
     _Installed.vector_search = settings.vector_search
     _Installed.vector_index = settings.vector_search_index
+    INDEXES.clear()  # built with the previous embedder's vectors
 
 
 def _embedder() -> Embedder:
@@ -52,13 +58,16 @@ def _candidate(raw: Mapping[str, Any], titles: Mapping[Any, str], dim: int) -> C
         # Embedded by another model (EMBEDDINGS changed since): its vector means nothing next
         # to the query's, so it competes on words alone until the document is processed anew.
         embedding = [0.0] * dim
+    # float32 in one array, not a list of Python floats: an index kept in the cache holds
+    # its candidates, and 256 Python floats take ~8 KB where the array takes ~1 KB.
+    vector = cast("Sequence[float]", np.asarray(embedding, dtype=np.float32))
     return Candidate(
         chunk_id=str(raw["_id"]),
         document_id=str(raw["document_id"]),
         title=titles[raw["document_id"]],
         page=int(raw["page"]),
         text=raw["text"],
-        embedding=embedding,
+        embedding=vector,
     )
 
 
@@ -70,6 +79,8 @@ async def rank(
     query: str,
     limit: int,
     topics: Sequence[str] | None = None,
+    cache_scope: dict[str, Any] | None = None,
+    version: str | None = None,
 ) -> list[Passage]:
     """The best `limit` passages among the chunks matching `readable`, best first.
 
@@ -80,8 +91,21 @@ async def rank(
 
     `topics`: only chunks tagged with one of these topic ids. Those few chunks are always
     ranked in this process: the Atlas index filters on scalar fields, not on the ids inside
-    the chunks' `topics` array."""
-    vector = (await embed([query]))[0]
+    the chunks' `topics` array.
+
+    `cache_scope` (the caller's readable filter) and `version` (of the ready documents in
+    `titles`): with both, a local ranking reuses the index built for the same caller, filter
+    and version in this process instead of loading and indexing the chunks again."""
+    embedder = _embedder()
+    vector = (await embedder.embed([query]))[0]
+    key = None
+    if cache_scope is not None and version is not None and _Installed.vector_search != "atlas":
+        key = cache_key(
+            readable=cache_scope, topics=topics, embedder=f"{embedder.name}:{embedder.dim}"
+        )
+        cached = INDEXES.get(key, version)
+        if cached is not None:
+            return _passages(cached, query, vector, limit)
     if topics is not None:
         readable = {"$and": [readable, {"topics.id": {"$in": list(topics)}}]}
     if _Installed.vector_search == "atlas" and topics is None:
@@ -109,6 +133,13 @@ async def rank(
     if not candidates:
         return []
     index = HybridIndex(candidates)
+    passages = _passages(index, query, vector, limit)
+    if key is not None and version is not None:
+        INDEXES.put(key, version, index)  # ranked once: built, nothing left to rebuild
+    return passages
+
+
+def _passages(index: HybridIndex, query: str, vector: Sequence[float], limit: int) -> list[Passage]:
     return [
         Passage(
             document_id=r.candidate.document_id,

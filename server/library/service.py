@@ -24,6 +24,7 @@ from server.errors import AppError, Forbidden, NotFound, PayloadTooLarge, Valida
 from server.groups import service as groups_service
 from server.ids import object_id
 from server.library import files, ranking
+from server.library.cache import library_version
 from server.library.formats import TextSniffer, content_type_of
 from server.pagination import newest_first
 from server.retrieval import Passage
@@ -274,11 +275,16 @@ async def search(
     readable = await readable_scope_filter(user)
     if scopes is not None:
         readable = {"$and": [readable, {"$or": [_scope_branch(s) for s in scopes]}]}
+    # Read on every search, on every instance: the ready documents' ids and `updated_at`
+    # are also the version a cached index must match (server/library/cache.py), so a
+    # document deleted or newly ready anywhere is reflected by the next search.
     titles: dict[PydanticObjectId, str] = {}
+    stamps: list[tuple[PydanticObjectId, Any]] = []
     async for raw in LibraryDocument.get_pymongo_collection().find(
-        {"$and": [readable, {"status": "ready"}]}, {"title": 1}
+        {"$and": [readable, {"status": "ready"}]}, {"title": 1, "updated_at": 1}
     ):
         titles[raw["_id"]] = raw["title"]
+        stamps.append((raw["_id"], raw.get("updated_at")))
     if not titles:
         return []
     return await ranking.rank(
@@ -288,4 +294,6 @@ async def search(
         query=text,
         limit=limit,
         topics=topics,
+        cache_scope=readable,
+        version=library_version(stamps),
     )
