@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Final
 
@@ -64,6 +64,13 @@ def load_notes() -> tuple[TopicNote, ...]:
 
 def tokens(text: str) -> list[str]:
     """Lower-cased content words (stop words out; a plural's trailing s folded)."""
+    return list(_tokens(text))
+
+
+# Memoised: per message the mentor tokenises the same static text (note titles and bodies,
+# a passage's sentences, the message itself) many times over.
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
     out = []
     for token in _TOKEN.findall(text.lower()):
         token = token.strip("'").removesuffix("'s")
@@ -72,7 +79,7 @@ def tokens(text: str) -> list[str]:
         if len(token) > 4 and token.endswith("s") and not token.endswith("ss"):
             token = token[:-1]
         out.append(token)
-    return out
+    return tuple(out)
 
 
 def sentences(text: str) -> list[str]:
@@ -85,9 +92,21 @@ def keyword_score(note: TopicNote, lowered: str) -> float:
     phrases counting more."""
     score = 0.0
     for keyword in note.keywords:
-        if re.search(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])", lowered):
+        # The substring test is a cheap necessary condition; the pattern checks word edges.
+        if keyword in lowered and _keyword_pattern(keyword).search(lowered):
             score += 1.0 + 0.5 * keyword.count(" ")
     return score
+
+
+@cache
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z]){re.escape(keyword)}(?![a-z])")
+
+
+@cache
+def _title_tokens() -> tuple[frozenset[str], ...]:
+    """Each note's title words, in `load_notes()` order (static: computed once)."""
+    return tuple(frozenset(tokens(note.title)) for note in load_notes())
 
 
 def match_notes(text: str, *, limit: int = 2) -> list[TopicNote]:
@@ -95,9 +114,9 @@ def match_notes(text: str, *, limit: int = 2) -> list[TopicNote]:
     lowered = text.lower()
     wanted = set(tokens(text))
     scored: list[tuple[float, int, TopicNote]] = []
-    for i, note in enumerate(load_notes()):
+    for i, (note, title) in enumerate(zip(load_notes(), _title_tokens(), strict=True)):
         score = keyword_score(note, lowered)
-        score += 0.3 * len(wanted & set(tokens(note.title)))
+        score += 0.3 * len(wanted & title)
         if score > 0:
             scored.append((score, -i, note))
     scored.sort(reverse=True)

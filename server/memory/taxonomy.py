@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from server.retrieval.topics import TopicTagger
 
 NAME_WEIGHT: Final = 1.25  # a topic's own name is stronger evidence than a synonym
+_RECENT_TAGS: Final = 256  # `tag` results kept per taxonomy
 OFF_EXAM_WEIGHT: Final = 0.5  # topics outside the learner's exam still count, at half
 # How much a phrase hit (relative score 0..1) adds to the meaning score when both are known:
 # enough that a topic the learner names wins over a near neighbour, small enough that a
@@ -134,6 +135,10 @@ class Taxonomy:
         # Tagging by meaning (server/retrieval/topics.py); attached to the packaged taxonomy
         # only, so a hand-built taxonomy (tests, tools) tags by phrases alone.
         self.meaning: TopicTagger | None = None
+        # Recent `tag` results: a chat message is tagged by admission and again by grounding
+        # (the meaning tagger costs about a millisecond). Keyed by the tagger too, so
+        # attaching one later never serves a phrase-only result.
+        self._recent: dict[tuple[str, str | None, int, int], tuple[TopicMatch, ...]] = {}
 
         for subject in subjects:
             if not _SUBJECT_ID.fullmatch(subject.id):
@@ -260,6 +265,16 @@ class Taxonomy:
         """
         if limit <= 0:
             return []
+        key = (text, exam, limit, id(self.meaning))
+        hit = self._recent.get(key)
+        if hit is None:
+            hit = tuple(self._tag(text, exam=exam, limit=limit))
+            if len(self._recent) >= _RECENT_TAGS:
+                self._recent.clear()  # bounded; a plain dict stays safe across threads
+            self._recent[key] = hit
+        return list(hit)
+
+    def _tag(self, text: str, *, exam: str | None, limit: int) -> list[TopicMatch]:
         tokens = tokenize(text)
         count = len(tokens)
         lengths_by_first = self._lengths

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
@@ -78,6 +78,16 @@ def _wordllama() -> Any:
     return WordLlama.load(cache_dir=package_dir, disable_download=True, dim=LOCAL_DIM)
 
 
+@lru_cache(maxsize=256)
+def _embed_one(text: str) -> Matrix:
+    """One text's row, memoised: a chat message is embedded by the shipped-notes search, the
+    library search and (when it has no Hinglish filler) the topic tagger. Read-only, as it
+    is shared."""
+    matrix = local_embedder()._embed_many([text])
+    matrix.setflags(write=False)
+    return matrix
+
+
 class LocalEmbedder:
     """WordLlama 256-d, in a worker thread so a large batch never blocks the event loop.
 
@@ -92,6 +102,11 @@ class LocalEmbedder:
         """Blocking embedding, for code already off the loop (the tagger, the benchmark)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1:
+            return _embed_one(texts[0])
+        return self._embed_many(texts)
+
+    def _embed_many(self, texts: Sequence[str]) -> Matrix:
         model = _wordllama()
         parts = []
         for start in range(0, len(texts), LOCAL_BATCH):

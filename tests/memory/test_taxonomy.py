@@ -308,3 +308,25 @@ def test_duplicate_subjects_are_rejected() -> None:
     data["subjects"].append({"id": "physics", "name": "Physics again", "exams": ["JEE"]})
     with pytest.raises(ValueError, match="duplicate subject"):
         Taxonomy.from_dict(data)
+
+
+def test_remembered_tags_are_private_copies_and_follow_the_tagger() -> None:
+    """`tag` keeps recent results (chat admission and grounding tag the same message): a
+    caller changing its list changes nothing for the next, and attaching a meaning tagger
+    is never answered from a phrase-only result."""
+    from server.retrieval.topics import TopicTagger, TopicText
+
+    tax = Taxonomy.from_dict(small([topic("physics.optics", "Optics", "lens")]))
+    first = tax.tag("a car accelerates from rest")
+    assert first == []
+    first.append("junk")  # type: ignore[arg-type]
+    assert tax.tag("a car accelerates from rest") == []
+    lens = tax.tag("a convex lens")
+    assert ids(lens) == ["physics.optics"] and tax.tag("a convex lens") == lens
+    assert tax.tag("the focal length of a mirror") == []  # phrase-only: no topic word
+    tax.meaning = TopicTagger(
+        [TopicText("physics.optics", ("Optics", "lens"))],
+        cues={"physics.optics": ["focal length"]},
+    )
+    # Now by meaning too: the taxonomy must ask the tagger, not reuse the phrase-only answer.
+    assert ids(tax.tag("the focal length of a mirror")) == ["physics.optics"]

@@ -165,3 +165,14 @@ async def test_the_embeddings_setting_picks_the_embedder(
     gemini = build_embedder(make_settings(mongo_url, tmp_path, embeddings="gemini", **base))
     assert isinstance(gemini, GeminiEmbedder) and gemini.dim == 768
     assert gemini.name == "gemini:gemini-embedding-001"
+
+
+def test_a_single_text_is_embedded_once_and_shared_read_only() -> None:
+    """The shipped-notes search, the library search and the topic tagger embed the same chat
+    message: one embedding serves all three (docs/BENCHMARKS.md), identical to the batch row."""
+    query = "why does the photoelectric effect need a threshold frequency"
+    first = local_embedder().embed_sync([query])
+    assert LocalEmbedder().embed_sync([query]) is first
+    assert not first.flags.writeable  # shared: nobody may change it in place
+    batch = local_embedder().embed_sync([query, "GST tax slabs"])
+    assert first.shape == (1, 256) and np.allclose(first[0], batch[0], atol=1e-6)
