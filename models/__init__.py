@@ -11,6 +11,7 @@ from models.learner_topic import LearnerTopic, SignalCounts
 from models.library_document import LibraryDocument
 from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
 from models.organization import Organization
+from models.password_reset_token import PasswordResetToken
 from models.progress import DayCounters, Progress, StreakState
 from models.question import Question
 from models.quiz_attempt import AttemptResult, MasteryPoint, QuizAttempt
@@ -26,6 +27,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Organization,
     User,
     RefreshToken,
+    PasswordResetToken,
     Conversation,
     Message,
     AuditLog,
@@ -65,6 +67,7 @@ __all__ = [
     "Message",
     "MessageError",
     "Organization",
+    "PasswordResetToken",
     "Profile",
     "Progress",
     "Question",

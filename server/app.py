@@ -60,6 +60,7 @@ from server.library import privacy as library_privacy
 from server.library import processing as library_processing
 from server.library import ranking as library_ranking
 from server.library.router import router as library_router
+from server.mail import service as mail_service
 from server.memory import privacy as memory_privacy
 from server.memory.taxonomy import load_taxonomy
 from server.middleware import RequestContextMiddleware
@@ -117,7 +118,10 @@ def privacy_registry() -> PrivacyRegistry:
 
 # Every feature's background job handlers (docs/JOBS.md): a feature adds its
 # `register_jobs(queue)` here. JOBS_EXTRA_HANDLERS adds more (tests, plugins).
-JOB_HANDLERS: tuple[JobRegistration, ...] = (library_processing.register_jobs,)
+JOB_HANDLERS: tuple[JobRegistration, ...] = (
+    library_processing.register_jobs,
+    mail_service.register_jobs,
+)
 
 
 def job_queue(settings: Settings) -> JobQueue:

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     signup_rate_limit: str = "10/minute;30/hour;100/day"
     login_rate_limit: str = "20/minute;200/hour"
     password_reset_rate_limit: str = "5/minute;20/hour"  # noqa: S105 - a rate, no secret
+    # Reset mails to one address (any client), so nobody floods a mailbox (server/auth/reset.py).
+    password_reset_address_limit: str = "3/hour"  # noqa: S105 - a rate, no secret
+
+    # Mail (server/mail, docs/ACCOUNTS.md): smtp://host:port, smtp+starttls://user:pass@host:587
+    # or smtps://user:pass@host:465. Unset: mails go to DATA_DIR/outbox/*.eml (not in production).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "StarGuide <no-reply@localhost>"
+    # Where people open the app: the base of the links in mails.
+    public_url: str = "http://127.0.0.1:8000"
     # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma separated; "*": any peer).
     # Same name and default as uvicorn's own setting, which `python -m server` is handed too.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
@@ -198,6 +207,7 @@ class Settings(BaseSettings):
         "signup_rate_limit",
         "login_rate_limit",
         "password_reset_rate_limit",
+        "password_reset_address_limit",
     )
     @classmethod
     def _valid_rate(cls, value: str) -> str:
@@ -239,6 +249,21 @@ class Settings(BaseSettings):
                 "raise the ceiling or lower the default budget"
             )
         return self
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _known_smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme = value.get_secret_value().partition("://")[0]
+            if scheme not in ("smtp", "smtp+starttls", "smtps"):
+                # The scheme only: the URL may carry a password.
+                raise ValueError("SMTP_URL must start with smtp://, smtp+starttls:// or smtps://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _production_checks(self) -> Settings:

@@ -69,6 +69,21 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def get_current_session(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[User, str | None]:
+    """The caller and its login session (`fid`), for routes that end the user's other sessions."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer access token is required.", code="missing_token")
+    user, claims = await authenticate(state, credentials.credentials)
+    family_id = claims.get("fid")
+    return user, family_id if isinstance(family_id, str) else None
+
+
+CurrentSession = Annotated[tuple[User, str | None], Depends(get_current_session)]
+
+
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     """One reusable role check: `Depends(require_role("admin"))`."""
 

@@ -29,6 +29,7 @@ OWNERS: dict[str, str] = {
     "User": "server.users",
     "Organization": "server.orgs",
     "RefreshToken": "server.auth",
+    "PasswordResetToken": "server.auth",
     "Conversation": "server.conversations",
     "Message": "server.conversations",
     "AuditLog": "server.audit",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import RefreshToken
+from models import PasswordResetToken, RefreshToken
+from server.auth import reset
 from server.privacy.registry import ErasureContext, ExportContext, PrivacyRegistry, collection_name
 
 
@@ -35,9 +36,44 @@ async def _reset_throttle(ctx: ErasureContext) -> None:
     await ctx.state.login_throttle.reset(ctx.user.email)
 
 
+async def _export_resets(ctx: ExportContext) -> list[dict[str, Any]]:
+    """Password-reset requests: when, never the token hash."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return [
+        {
+            "created_at": iso(t.created_at),
+            "expires_at": iso(t.expires_at),
+            "used_at": iso(t.used_at),
+        }
+        async for t in PasswordResetToken.find({"user_id": ctx.user_id}).sort("created_at")
+    ]
+
+
+async def _delete_resets(ctx: ErasureContext) -> None:
+    collection = PasswordResetToken.get_pymongo_collection()
+    result = await collection.delete_many({"user_id": ctx.user_id})
+    ctx.report.add("deleted", collection_name(PasswordResetToken), result.deleted_count)
+
+
+async def _reset_address_limit(ctx: ErasureContext) -> None:
+    await reset.clear_address_limit(ctx.state, ctx.user.email)
+
+
 def register_privacy_steps(registry: PrivacyRegistry) -> None:
     registry.register_export("sessions", _export, collections=(RefreshToken,))
     registry.register_erase(
         "auth.delete", _delete, phase="per_user", collections=(RefreshToken,), again=True
     )
     registry.register_erase("auth.login_throttle", _reset_throttle, phase="redis")
+    registry.register_export("reset_requests", _export_resets, collections=(PasswordResetToken,))
+    registry.register_erase(
+        "auth.delete_password_resets",
+        _delete_resets,
+        phase="per_user",
+        collections=(PasswordResetToken,),
+        again=True,
+    )
+    registry.register_erase("auth.reset_address_limit", _reset_address_limit, phase="redis")

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from server.auth import service
-from server.auth.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest
-from server.deps import ClientAddress, State
+from server.auth import reset, service
+from server.auth.schemas import (
+    AuthResponse,
+    ChangePasswordRequest,
+    ForgotPasswordRequest,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    ResetPasswordRequest,
+)
+from server.deps import ClientAddress, CurrentSession, State
 from server.schemas import error_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -59,4 +67,63 @@ async def refresh(body: RefreshRequest, state: State) -> AuthResponse:
 )
 async def logout(body: RefreshRequest, state: State) -> Response:
     await service.logout(state=state, refresh_token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,  # no body: documented without content
+    responses=error_responses({429: "`rate_limited`: too many reset requests from this address."}),
+)
+async def forgot_password(
+    body: ForgotPasswordRequest, state: State, client: ClientAddress, background: BackgroundTasks
+) -> Response:
+    """202 whatever the email: the mail, if any, is prepared after the answer has gone."""
+    await state.client_limits.password_reset.hit(client)
+    background.add_task(reset.send_reset_mail, state=state, email=str(body.email))
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/password/reset",
+    responses=error_responses(
+        {
+            400: "`invalid_reset_token`: unknown, already used or expired.",
+            403: "`account_disabled`: an admin disabled this account.",
+            429: "`rate_limited`: too many reset requests from this address.",
+        }
+    ),
+)
+async def reset_password(
+    body: ResetPasswordRequest, state: State, client: ClientAddress
+) -> AuthResponse:
+    return await reset.reset_password(
+        state=state, token=body.token, new_password=body.new_password, client=client
+    )
+
+
+@router.post(
+    "/password/change",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(
+        {
+            401: "`missing_token`, `invalid_token`, `token_expired` or `session_revoked`.",
+            422: "`invalid_current_password`: the current password is wrong.",
+            429: "`too_many_login_attempts` or `rate_limited`: too many wrong passwords.",
+        }
+    ),
+)
+async def change_password(
+    body: ChangePasswordRequest, state: State, session: CurrentSession, client: ClientAddress
+) -> Response:
+    user, family_id = session
+    await reset.change_password(
+        state=state,
+        user=user,
+        family_id=family_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client=client,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -30,6 +30,20 @@ class RefreshRequest(RequestModel):
     refresh_token: TokenString
 
 
+class ForgotPasswordRequest(RequestModel):
+    email: EmailStr
+
+
+class ResetPasswordRequest(RequestModel):
+    token: TokenString
+    new_password: Password
+
+
+class ChangePasswordRequest(RequestModel):
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
 class AuthResponse(BaseModel):
     user: UserPublic
     access_token: str

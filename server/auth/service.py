@@ -50,6 +50,11 @@ async def _issue_pair(
     )
 
 
+async def start_session(*, state: AppState, user: User) -> AuthResponse:
+    """A new login session for `user` (after a password reset, `server.auth.reset`)."""
+    return await _issue_pair(state=state, user=user, family_id=uuid.uuid4().hex)
+
+
 async def register(*, state: AppState, body: RegisterRequest, client: str) -> AuthResponse:
     """`client` is the caller's address (`server.auth.clients`): sign-ups are limited per
     address, counted before any work, duplicates and unjoinable organizations included."""

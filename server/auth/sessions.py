@@ -2,7 +2,7 @@
 
 A session is a refresh-token family: a login starts one (`RefreshToken.family_id`), its refresh
 tokens rotate within it, and every access token it issues carries its id as the `fid` claim.
-Ending a session (logout, refresh-token reuse, disabling, erasure; later a password change or
+Ending a session (logout, refresh-token reuse, disabling, erasure, a password change or
 reset) does three things, in this order:
 1. revokes its refresh tokens in MongoDB, the durable truth: no new access token can be issued;
 2. marks the family ended in a keyspace every authentication reads (`authenticate` in

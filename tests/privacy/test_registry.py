@@ -65,6 +65,7 @@ def test_the_apps_steps_keep_the_documented_order() -> None:
         "ai_usage",
         "study_groups",
         "sessions",
+        "reset_requests",
         "audit",
     ]
     steps = registry.erase_steps()
@@ -85,10 +86,12 @@ def test_the_apps_steps_keep_the_documented_order() -> None:
         "quiz.delete",
         "library.delete",
         "auth.delete",
+        "auth.delete_password_resets",
         "usage.pseudonymise",
         "leaderboard.forget",
         "chat.send_limits",
         "auth.login_throttle",
+        "auth.reset_address_limit",
         "realtime.replay_streams",
         "realtime.presence",
         "realtime.socket_slots",
@@ -102,6 +105,7 @@ def test_the_apps_steps_keep_the_documented_order() -> None:
         "quiz.delete",
         "library.delete",
         "auth.delete",
+        "auth.delete_password_resets",
         "usage.pseudonymise",
         "leaderboard.forget",
     ]

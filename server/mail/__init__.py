@@ -1,0 +1,2 @@
+"""Mail: `service.send_mail` queues one message; a background job delivers it
+(docs/ACCOUNTS.md)."""

@@ -1,0 +1,3 @@
+from tests.mail.smtp import smtp_inbox
+
+__all__ = ["smtp_inbox"]

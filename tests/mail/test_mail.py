@@ -1,0 +1,148 @@
+"""The mail facility against a real SMTP server (aiosmtpd), and the development outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.app import create_app
+from server.mail.service import send_mail
+from tests.conftest import _drop, make_settings
+from tests.mail.smtp import Inbox, body_text
+
+LINK = "http://127.0.0.1:8000/reset?token=SECRET-token-123"
+
+
+@asynccontextmanager
+async def running_app(mongo_url: str, data_dir: Path, **overrides: Any) -> AsyncIterator[Any]:
+    settings = make_settings(mongo_url, data_dir, **overrides)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+    await _drop(settings, mongo_url)
+
+
+async def test_mail_reaches_the_smtp_server(
+    mongo_url: str, tmp_path: Path, smtp_inbox: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="starguide")
+    async with running_app(
+        mongo_url, tmp_path, smtp_url=smtp_inbox.url, mail_from="StarGuide <mentor@example.org>"
+    ) as app:
+        job_id = await send_mail(
+            state=app.state.ctx,
+            to="asha@example.com",
+            template="password_reset",
+            values={"link": LINK},
+        )
+        [message] = await smtp_inbox.wait_for("asha@example.com")
+        assert message["Subject"] == "Reset your StarGuide password"
+        assert message["From"] == "StarGuide <mentor@example.org>"
+        assert LINK in body_text(message)
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None and f'href="{LINK}"' in html.get_content()
+        for _ in range(100):  # the job completes just after the server answered
+            info = await app.state.ctx.jobs.get(job_id)
+            if info is not None and info.status == "complete":
+                break
+            await asyncio.sleep(0.05)
+        assert info is not None and info.status == "complete"
+    assert "SECRET-token" not in caplog.text
+    assert "asha@example.com" not in caplog.text
+    assert not (tmp_path / "outbox").exists()
+
+
+async def test_without_smtp_url_mails_go_to_the_outbox(
+    mongo_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="starguide.mail")
+    async with running_app(mongo_url, tmp_path) as app:
+        await send_mail(
+            state=app.state.ctx,
+            to="ravi@example.com",
+            template="password_reset",
+            values={"link": LINK},
+        )
+        outbox = tmp_path / "outbox"
+        deadline = time.monotonic() + 10
+        while not list(outbox.glob("*.eml")):
+            assert time.monotonic() < deadline, "no .eml in the outbox"
+            await asyncio.sleep(0.05)
+    [eml] = list(outbox.glob("*.eml"))
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "ravi@example.com"
+    assert LINK in body_text(message)  # type: ignore[arg-type]
+    assert "Reset your StarGuide password" in caplog.text
+    assert "SECRET-token" not in caplog.text
+    assert "ravi@example.com" not in caplog.text
+
+
+async def test_smtp_down_the_job_retries_then_fails_without_leaking(
+    mongo_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import free_port
+
+    caplog.set_level(logging.DEBUG, logger="starguide")
+    async with running_app(
+        mongo_url,
+        tmp_path,
+        smtp_url=f"smtp+starttls://user:PASS-secret@127.0.0.1:{free_port()}",
+        jobs_retry_delay_seconds=0,
+    ) as app:
+        job_id = await send_mail(
+            state=app.state.ctx,
+            to="x@example.com",
+            template="password_reset",
+            values={"link": LINK},
+        )
+        for _ in range(200):
+            info = await app.state.ctx.jobs.get(job_id)
+            if info is not None and info.status == "failed":
+                break
+            await asyncio.sleep(0.05)
+        assert info is not None and info.status == "failed"
+        assert info.attempts > 1
+        assert "PASS-secret" not in str(info.error)
+    assert "PASS-secret" not in caplog.text
+    assert "SECRET-token" not in caplog.text
+
+
+async def test_durable_jobs_deliver_and_redis_holds_no_plaintext(
+    mongo_url: str, redis_url: str, tmp_path: Path, smtp_inbox: Inbox
+) -> None:
+    """With REDIS_URL the payload sits in Redis (saq): sealed, so neither the address nor the
+    link can be read there."""
+    from redis.asyncio import Redis
+
+    async with running_app(
+        mongo_url, tmp_path, smtp_url=smtp_inbox.url, redis_url=redis_url
+    ) as app:
+        # Queued but not yet run, so the payload can be read back as saq stored it.
+        job_id = await send_mail(
+            state=app.state.ctx,
+            to="meera@example.com",
+            template="password_reset",
+            values={"link": LINK},
+        )
+        redis = Redis.from_url(redis_url)
+        try:
+            stored = b""
+            async for key in redis.scan_iter("saq:*"):
+                if await redis.type(key) == b"string":
+                    value = await redis.get(key)
+                    stored += value if isinstance(value, bytes) else b""
+        finally:
+            await redis.aclose()
+        assert b"sealed" in stored  # the job's record was read
+        assert b"SECRET-token" not in stored and b"meera@example.com" not in stored
+        [message] = await smtp_inbox.wait_for("meera@example.com")
+        assert LINK in body_text(message)
+        assert job_id
