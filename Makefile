@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Real peers the tests run (an OpenID provider, axe-core): npm packages in a test folder.
+NODE_STAMP := tests/node/node_modules/.installed
 
 .PHONY: run test lint typecheck format bench fuzz clean
 
@@ -14,10 +16,14 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 run: $(STAMP)
 	$(PY) -m server
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy server models ai_router realtime scripts tests bench
 	$(PY) -m pytest -q
