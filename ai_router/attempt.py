@@ -15,6 +15,7 @@ from contextlib import aclosing
 
 from ai_router.config import TimeoutConfig
 from ai_router.continuation import HOLD_CHARS, ContinuationSeam, SeamOutput
+from ai_router.deadline import Deadline
 from ai_router.errors import ProviderError
 from ai_router.events import StreamEvent
 from ai_router.health import ProviderHealth
@@ -81,27 +82,30 @@ class ProviderAttempt:
         total_deadline, idle_s = run.total_deadline, self._timeouts.idle_s
         loop = asyncio.get_running_loop()
         async with aclosing(self._provider.stream(self._call())) as upstream:
-            deadline = min(state.t0 + self._timeouts.first_token_s, total_deadline)
-            while True:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        event = await anext(upstream)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise self._timeout_error(deadline >= total_deadline) from None
-                if isinstance(event, str):
-                    now = loop.time()
-                    deadline = min(now + idle_s, total_deadline)
-                    for delivered in self._relay_text(event, now):
-                        yield delivered
-                    if run.reply.full or state.raw_chars >= self._raw_limit:
-                        self._cut()
+            # One timer for the attempt, moved per chunk (ai_router/deadline.py).
+            deadline = Deadline(min(state.t0 + self._timeouts.first_token_s, total_deadline))
+            try:
+                while True:
+                    try:
+                        event = await deadline.next(upstream)
+                    except StopAsyncIteration:
                         break
-                elif isinstance(event, ProviderUsage):
-                    state.usage = event
-                else:
-                    state.finish = event.reason
+                    except TimeoutError:
+                        raise self._timeout_error(deadline.at >= total_deadline) from None
+                    if isinstance(event, str):
+                        now = loop.time()
+                        deadline.move(min(now + idle_s, total_deadline))
+                        for delivered in self._relay_text(event, now):
+                            yield delivered
+                        if run.reply.full or state.raw_chars >= self._raw_limit:
+                            self._cut()
+                            break
+                    elif isinstance(event, ProviderUsage):
+                        state.usage = event
+                    else:
+                        state.finish = event.reason
+            finally:
+                deadline.close()
         for delivered in self._ending():
             yield delivered
         # Ran to its end: a verdict on the provider is due (`succeeded`).

@@ -84,11 +84,18 @@ class AIRouter:
 
     @classmethod
     def from_config(
-        cls, config: RouterConfig, *, budget_hook: BudgetHook | None = None
+        cls,
+        config: RouterConfig,
+        *,
+        budget_hook: BudgetHook | None = None,
+        wrap_provider: Callable[[Provider], Provider] | None = None,
     ) -> AIRouter:
-        """Create SDK clients for the providers `resolve_providers(config)` enables."""
+        """Create SDK clients for the providers `resolve_providers(config)` enables;
+        `wrap_provider` (e.g. the server's tracing) wraps each of them."""
         names = resolve_providers(config)
         providers = {name: _build_provider(name, config) for name in names}
+        if wrap_provider is not None:
+            providers = {name: wrap_provider(p) for name, p in providers.items()}
         logger.info("ai router providers: %s", ", ".join(names) or "none")
         return cls(config=config, providers=providers, budget_hook=budget_hook)
 

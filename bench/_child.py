@@ -31,16 +31,26 @@ HOST = "127.0.0.1"
 _DROPPED_VARIABLES = ("MONGODB_URL", "REDIS_URL", "AI_PROVIDERS")
 _DROPPED_SUFFIXES = ("_API_KEY", "_URL", "_BASE_URL")
 _DROPPED_PREFIXES = ("OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_")
+COMMAND_COUNTS_ENV = "STARGUIDE_BENCH_COMMAND_COUNTS"  # read by bench/_serve_counted.py
 
 
 class ChildError(RuntimeError):
     """The child exited, or did not answer in time; the message ends with its log's tail."""
 
 
-def server_env(*, port: int, data_dir: Path, settings: dict[str, str]) -> dict[str, str]:
+def server_env(
+    *,
+    port: int,
+    data_dir: Path,
+    settings: dict[str, str],
+    command_counts: Path | None = None,
+) -> dict[str, str]:
     """This process's environment for `python -m server` on `port` with DATA_DIR `data_dir`:
     development mode, offline AI provider, nothing that points at a real service, plus
-    `settings` (which win)."""
+    `settings` (which win). With `command_counts`, the child counts its MongoDB commands
+    (`bench/_serve_counted.py`, started by `server_argv(env)`; read with `command_snapshot`).
+    `BENCH_SERVER_PATH` in this process's environment runs the server of another checkout
+    (a before-and-after run: `git worktree add /tmp/wt-before HEAD`)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -50,7 +60,7 @@ def server_env(*, port: int, data_dir: Path, settings: dict[str, str]) -> dict[s
     }
     env.update(
         {
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": os.environ.get("BENCH_SERVER_PATH") or str(ROOT),
             "ENVIRONMENT": "development",
             "HOST": HOST,
             "PORT": str(port),
@@ -65,12 +75,40 @@ def server_env(*, port: int, data_dir: Path, settings: dict[str, str]) -> dict[s
             "SOCKET_EVENT_RATE_LIMIT": "100000/second",
         }
     )
+    if command_counts is not None:
+        env[COMMAND_COUNTS_ENV] = str(command_counts)
     env.update(settings)
     return env
 
 
-def server_argv() -> list[str]:
+def server_argv(env: dict[str, str] | None = None) -> list[str]:
+    """`python -m server`, or its command-counting wrapper when `env` asks for counts."""
+    if env and env.get(COMMAND_COUNTS_ENV):
+        return [sys.executable, str(ROOT / "bench" / "_serve_counted.py")]
     return [sys.executable, "-m", "server"]
+
+
+async def command_snapshot(child: Child, path: Path, timeout_s: float = 10.0) -> dict[str, int]:
+    """The MongoDB commands `child` has sent so far, by `<command> <collection>`: asks with
+    SIGUSR1 and waits for the dump with the next sequence number."""
+    before = -1
+    with contextlib.suppress(OSError, ValueError):
+        before = int(json.loads(path.read_text())["seq"])  # noqa: ASYNC240 - a tiny local file
+    os.kill(child.pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            dump = json.loads(path.read_text())  # noqa: ASYNC240 - a tiny local file
+            if int(dump["seq"]) > before:
+                return {str(k): int(v) for k, v in dump["counts"].items()}
+        await asyncio.sleep(0.02)
+    raise ChildError(f"the {child.name} server wrote no command counts:\n{child.log_tail()}")
+
+
+def count_diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    """What was sent between two snapshots (keys with a zero difference dropped)."""
+    diff = {k: v - before.get(k, 0) for k, v in after.items()}
+    return {k: v for k, v in sorted(diff.items(), key=lambda kv: -kv[1]) if v}
 
 
 def embedded_db_state(data_dir: Path) -> dict[str, int] | None:

@@ -10,9 +10,18 @@ concatenated deltas equal to the `assistant:end` content, status `complete`.
 
 Server CPU is utime+stime of the server process itself (`/proc/<pid>/stat`), which excludes
 its SecantusDB child: that database is a Python server taking a few ms per query, and its time
-is not ours. Run from the repo root (Linux only, about 30 s with the defaults):
+is not ours. The server child counts every MongoDB command it sends (PyMongo command
+monitoring, `bench/_serve_counted.py`): the bench prints the commands per chat message (from the
+first measured send to the end of the settle time, so the after-reply work is in), by command
+and collection, and the commands of one authenticated page of messages. Issue 20's two goal
+figures are the lines starting with GOAL. Run from the repo root (Linux only, about a minute
+with the defaults):
 
     .venv/bin/python bench/chat_stream.py
+
+Before and after a change, same bench and counter: `git worktree add /tmp/wt-before HEAD`, then
+`BENCH_SERVER_PATH=/tmp/wt-before .venv/bin/python bench/chat_stream.py` runs that checkout's
+server.
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ from ai_router.providers.base import ProviderCall  # noqa: E402
 from ai_router.providers.offline_mentor import OfflineProvider  # noqa: E402
 from bench._child import (  # noqa: E402
     Child,
+    command_snapshot,
+    count_diff,
     embedded_db_pid,
     new_conversation,
     register,
@@ -153,8 +164,9 @@ def server_child(args: argparse.Namespace, data_dir: Path) -> tuple[Child, str]:
             "OFFLINE_TOKEN_DELAY_MS": str(args.pace_ms),
             "CHAT_RATE_LIMIT": "100000/minute",
         },
+        command_counts=data_dir / "commands.json",
     )
-    return Child("starguide", server_argv(), env, data_dir), f"http://127.0.0.1:{port}"
+    return Child("starguide", server_argv(env), env, data_dir), f"http://127.0.0.1:{port}"
 
 
 @dataclass
@@ -282,6 +294,8 @@ async def run_stack(args: argparse.Namespace, server: Child, base_url: str) -> d
         warm, _ = await stack_round(client, chats)
         await asyncio.sleep(args.settle_s)  # the warm-up's after-reply work (memory, titles)
         db_pid = embedded_db_pid(server.workdir / "data")
+        counts_path = server.workdir / "commands.json"
+        commands0 = await command_snapshot(server, counts_path)
         phase = Phase()
         cpu0 = proc_cpu(server.pid)
         db0 = cpu_if_alive(db_pid)
@@ -294,10 +308,13 @@ async def run_stack(args: argparse.Namespace, server: Child, base_url: str) -> d
         await asyncio.sleep(args.settle_s)  # the last round's after-reply work is ours too
         server_cpu = proc_cpu(server.pid) - cpu0
         db_cpu = proc_cpu(db_pid) - db0 if db_pid and db0 is not None else None
+        commands1 = await command_snapshot(server, counts_path)
         # The settle time itself, idle: how much of server_cpu is background noise.
         idle0 = proc_cpu(server.pid)
         await asyncio.sleep(args.settle_s)
         idle_cpu = proc_cpu(server.pid) - idle0
+        commands2 = await command_snapshot(server, counts_path)
+        page_commands = await page_command_counts(client, server, counts_path, chats[0])
     return {
         "phase": phase,
         "warm_errors": sum(1 for r in warm if r.error is not None),
@@ -306,7 +323,23 @@ async def run_stack(args: argparse.Namespace, server: Child, base_url: str) -> d
         "db_cpu": db_cpu,
         "client_cpu": me_cpu,
         "ready_s": ready_s,
+        "commands": count_diff(commands1, commands0),
+        "idle_commands": count_diff(commands2, commands1),
+        "page_commands": page_commands,
     }
+
+
+async def page_command_counts(
+    client: httpx.AsyncClient, server: Child, counts_path: Path, chat: Chat
+) -> dict[str, int]:
+    """The MongoDB commands of one authenticated `GET .../messages?limit=50` (the second of
+    two, so a cache the first one fills counts as it would in steady use)."""
+    url = f"/api/v1/conversations/{chat.conversation_id}/messages"
+    headers = {"Authorization": f"Bearer {chat.token}"}
+    (await client.get(url, params={"limit": 50}, headers=headers)).raise_for_status()
+    before = await command_snapshot(server, counts_path)
+    (await client.get(url, params={"limit": 50}, headers=headers)).raise_for_status()
+    return count_diff(await command_snapshot(server, counts_path), before)
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -354,8 +387,13 @@ def summarise(
         stack["db_cpu"] / n * 1e3 if stack["db_cpu"] is not None else None
     )
     out["client_cpu_ms_per_message"] = stack["client_cpu"] / n * 1e3
+    out["commands"] = stack["commands"]
+    out["commands_per_message"] = sum(stack["commands"].values()) / n
+    out["idle_commands_per_s"] = sum(stack["idle_commands"].values()) / args.settle_s
+    out["page_commands"] = stack["page_commands"]
     out["baseline_cpu_ms_per_stream"] = base_cpu / len(base.results) * 1e3
     out["baseline_cpu_us_per_token"] = base_cpu / (base.tokens or 1) * 1e6
+    out["cpu_ratio"] = out["server_cpu_ms_per_message"] / out["baseline_cpu_ms_per_stream"]
     return out
 
 
@@ -414,11 +452,42 @@ def print_report(s: dict[str, Any]) -> None:
         f" {s['usage_mismatches']}; comment lines: {s['comment_lines']}; SSE HTTP status:"
         f" {s['sse_http_status']}"
     )
+    print_goals(s)
     print(
         "note: the stack's TTFT includes several round trips to SecantusDB (auth user lookup, "
         "storing the learner message and the empty reply before calling the AI, loading "
         "history and memory), whose wall-clock time is not our process's cost; compare server "
         "CPU per message across runs."
+    )
+
+
+def by_command(counts: dict[str, int]) -> dict[str, int]:
+    """`{"find users": 2, "find messages": 1}` -> `{"find": 3}`, largest first."""
+    total: Counter[str] = Counter()
+    for key, value in counts.items():
+        total[key.split(" ", 1)[0]] += value
+    return dict(total.most_common())
+
+
+def print_goals(s: dict[str, Any]) -> None:
+    """Issue 20's two chat figures, with the commands behind the second."""
+    n = s["messages"]
+    print(
+        f"GOAL server CPU per message / offline provider alone: {s['cpu_ratio']:.1f}x (goal <= 4x)"
+    )
+    print(
+        f"GOAL database commands per chat message (server process, after-reply work "
+        f"included): {s['commands_per_message']:.1f} (goal <= 10)"
+    )
+    per = ", ".join(f"{k} {v / n:.2f}" for k, v in by_command(s["commands"]).items())
+    print(f"  by command: {per}")
+    detail = ", ".join(f"{k} {v / n:.2f}" for k, v in s["commands"].items())
+    print(f"  by command and collection: {detail}")
+    print(f"  idle (settle period, background tasks): {s['idle_commands_per_s']:.1f} per s")
+    page = s["page_commands"]
+    print(
+        f"GOAL database commands for an authenticated page of messages (limit=50): "
+        f"{sum(page.values())} (goal <= 2): {page}"
     )
 
 

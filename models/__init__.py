@@ -4,12 +4,14 @@ from beanie import Document
 
 from models.achievement import Achievement, AchievementCriteria
 from models.ai_usage import AiUsageDay
+from models.assignment import Assignment
 from models.audit_log import AuditLog
 from models.conversation import Conversation
 from models.document_chunk import DocumentChunk
 from models.learner_topic import LearnerTopic, SignalCounts
 from models.library_document import LibraryDocument
 from models.message import AttemptRecord, GenerationMeta, Message, MessageError, TopicRef, Usage
+from models.mock_test import MockTest
 from models.organization import Organization
 from models.password_reset_token import PasswordResetToken
 from models.progress import DayCounters, Progress, StreakState
@@ -21,6 +23,7 @@ from models.topic import Topic
 from models.topic_mastery import AppliedAnswer, FsrsCard, TopicMastery
 from models.user import Profile, User
 from models.user_achievement import UserAchievement
+from models.user_identity import UserIdentity
 from models.xp_event import XpEvent
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -28,6 +31,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     User,
     RefreshToken,
     PasswordResetToken,
+    UserIdentity,
     Conversation,
     Message,
     AuditLog,
@@ -44,6 +48,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Topic,
     LibraryDocument,
     DocumentChunk,
+    MockTest,
+    Assignment,
 ]
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "AchievementCriteria",
     "AiUsageDay",
     "AppliedAnswer",
+    "Assignment",
     "AttemptRecord",
     "AttemptResult",
     "AuditLog",
@@ -66,6 +73,7 @@ __all__ = [
     "MasteryPoint",
     "Message",
     "MessageError",
+    "MockTest",
     "Organization",
     "PasswordResetToken",
     "Profile",
@@ -82,5 +90,6 @@ __all__ = [
     "Usage",
     "User",
     "UserAchievement",
+    "UserIdentity",
     "XpEvent",
 ]

@@ -19,6 +19,7 @@ from beanie import PydanticObjectId
 from models import User
 from realtime.delivery import user_room
 from realtime.hub import Hub, Session
+from server import metrics
 from server.deps import authenticate
 from server.errors import AppError, Unauthorized, dependency_error
 from server.events import AuthExpired, AuthRefresh
@@ -77,6 +78,7 @@ class Connections:
                 details={"max_sockets": cap},
             )
         hub.sessions[sid] = session
+        metrics.socket_opened()
         hub.delivery.connected(session.user_id, sid)
         await hub.sio.enter_room(sid, user_room(session.user_id))
         self.schedule_expiry(session)
@@ -88,6 +90,7 @@ class Connections:
         session = hub.sessions.pop(sid, None)
         if session is None:
             return None
+        metrics.socket_closed()
         if session.timer is not None:
             session.timer.cancel()
         for task in session.replays.values():
@@ -131,7 +134,7 @@ class Connections:
 
     async def user(self, session: Session) -> User:
         """Reloaded per event, like REST per request: a disabled user is refused at once."""
-        user = await users.get_user(user_id=PydanticObjectId(session.user_id))
+        user = await users.cached_user(user_id=PydanticObjectId(session.user_id))
         if user is None or user.disabled:
             raise Unauthorized("The account is not available.", code="invalid_token")
         return user

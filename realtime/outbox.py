@@ -14,7 +14,7 @@ from models import Message, User
 from realtime.delivery import conversation_room
 from realtime.hub import Hub
 from realtime.outages import OutageLog
-from server.chat.generation import Generation
+from server.chat.generation import COALESCE_SECONDS, Generation
 from server.conversations.schemas import MessagePublic
 from server.events import (
     AssistantEnd,
@@ -77,6 +77,11 @@ class Outboxes:
         try:
             while box.events:
                 batch, box.events = box.events, []
+                if len(batch) == 1 and isinstance(batch[0], AssistantToken):
+                    # A lone token: let the tokens of the next moment join it (one replay
+                    # append, one task, for several), as SSE does (COALESCE_SECONDS).
+                    await asyncio.sleep(COALESCE_SECONDS)
+                    batch, box.events = batch + box.events, []
                 await self._buffer(batch)
                 for event in batch:
                     try:

@@ -4,7 +4,9 @@ Each valid file becomes one learner: `legacy_id` is the file's `user_id`, or its
 when it has none (the old bot's `profiles/<user_id>.json`; the stable key a rerun finds the
 user by), no password (the learner claims the account later), the profile,
 the declared weak topics as learner memory, and the chat history as one conversation. Invalid
-files are named in the summary and skipped. See docs/SCRIPTS.md for the format and the rules.
+files are named in the summary and skipped. With `--invite`, a profile's `email` gets a claim
+invitation (the same service as `POST /admin/users/{id}/claim-invite`). See docs/SCRIPTS.md
+for the format and the rules.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,15 +28,18 @@ from beanie import PydanticObjectId
 from pydantic import (
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
 from pymongo.errors import PyMongoError
 
-from models import Organization, Profile, TopicRef
+from models import Organization, Profile, TopicRef, User
 from scripts._runtime import (
+    Outcome,
     Parser,
     ScriptError,
     Summary,
@@ -43,9 +49,11 @@ from scripts._runtime import (
     stable_object_id,
 )
 from server.audit import service as audit_service
+from server.auth import claim
 from server.config import Settings
 from server.conversations.history import Turn, plan_history, write_history
-from server.errors import Conflict
+from server.errors import AppError, Conflict
+from server.mail.service import StandaloneMailer, standalone_mailer
 from server.memory import service as memory
 from server.memory.taxonomy import Taxonomy, load_taxonomy
 from server.orgs import service as orgs_service
@@ -57,6 +65,7 @@ MAX_CONTENT: Final = 8_000  # the longest message the chat accepts
 EMAIL_DOMAIN: Final = "legacy.starguide.invalid"
 CONVERSATION_TITLE: Final = "Imported history"
 MESSAGE_PREFIX: Final = "legacy"
+MAIL_WAIT_SECONDS: Final = 300.0  # without Redis the mails go out from this process
 # A whole subject declared weak ("Physics") marks each of its topics at this fraction of a
 # named topic's evidence: the named topics rank first, the subject's are still listed.
 SUBJECT_FACTOR: Final = memory.SECONDARY_FACTOR
@@ -91,10 +100,15 @@ class LegacyProfile(BaseModel):
     name: Annotated[Line, StringConstraints(max_length=80)] | None = None
     exam: Annotated[Line, StringConstraints(max_length=80)] | None = None
     coaching: Annotated[Line, StringConstraints(max_length=80)] | None = None
+    # Checked only by --invite: a bad address skips the invitation, not the learner's data.
+    email: Annotated[Line, StringConstraints(max_length=254)] | None = None
     weak_topics: Annotated[
         list[Annotated[Line, StringConstraints(max_length=120)]], Field(max_length=200)
     ] = Field(default_factory=list)
     history: Annotated[list[LegacyTurn], Field(max_length=MAX_TURNS)] = Field(default_factory=list)
+
+
+_EMAIL: Final = TypeAdapter(EmailStr)
 
 
 class InvalidFile(Exception):
@@ -241,8 +255,9 @@ async def import_one(
     taxonomy: Taxonomy,
     dry_run: bool,
     summary: Summary,
-) -> None:
-    """Imports (or, with `dry_run`, only plans) one valid profile; counts into `summary`."""
+) -> User:
+    """Imports (or, with `dry_run`, only plans) one valid profile; counts into `summary`.
+    Returns the account (with `dry_run`, a new one is an unsaved draft)."""
     assert org.id is not None
     user = await users_service.find_by_legacy_id(legacy_id=profile.user_id)
     new_user = user is None
@@ -309,6 +324,62 @@ async def import_one(
         summary.count("profiles", "updated")
     else:
         summary.count("profiles", "unchanged")
+    return user
+
+
+async def invite_one(
+    profile: LegacyProfile,
+    user: User,
+    *,
+    name: str,
+    mailer: StandaloneMailer | None,
+    summary: Summary,
+) -> None:
+    """`--invite`: a claim invitation to the profile's email, counted under "invitations"
+    (created: sent, or with a dry run, would be sent). Skipped when the account is claimed
+    already or the email belongs to another account; unchanged when a live invitation to
+    that email exists (a rerun mails nobody twice). `mailer` None: a dry run."""
+    if profile.email is None:
+        return
+    try:
+        email = _EMAIL.validate_python(profile.email).lower()
+    except ValidationError:
+        summary.note("skipped", name, "email is not a valid address", section="invitations")
+        return
+    assert user.id is not None
+    if await claim.has_pending_invite(user_id=user.id, email=email):
+        summary.count("invitations", "unchanged")
+        return
+    try:
+        if mailer is None:
+            await claim.check_invitable(user=user, email=email)
+        else:
+            sent = await claim.send_invite(
+                mail=mailer, user=user, email=email, actor_id=None, via="import_profiles"
+            )
+            mailer.track(sent.job_id)
+    except AppError as exc:  # account_not_claimable, email_taken: the reason, no address
+        outcome: Outcome = "failed" if exc.status >= 500 else "skipped"
+        summary.note(outcome, name, f"no invitation: {exc.code}", section="invitations")
+        return
+    summary.count("invitations", "created")
+
+
+async def _finish_mail(mailer: StandaloneMailer, summary: Summary) -> None:
+    """Without Redis the mails are sent from this process: wait for them before leaving."""
+    if mailer.durable:
+        summary.footer.append(
+            f"{len(mailer.job_ids)} invitation mail(s) queued in Redis for the server's workers"
+        )
+        return
+    undelivered = await mailer.wait_sent(MAIL_WAIT_SECONDS)
+    if undelivered:
+        summary.note(
+            "failed",
+            "mail",
+            f"{undelivered} invitation mail(s) could not be delivered (see SMTP_URL)",
+            section="invitations",
+        )
 
 
 def legacy_dir(value: str) -> Path:
@@ -323,14 +394,19 @@ def legacy_dir(value: str) -> Path:
 
 async def run(args: argparse.Namespace, settings: Settings) -> Summary:
     dry_run: bool = args.dry_run
-    title = "import_profiles" + (" (dry run: nothing was written)" if dry_run else "")
+    invite: bool = args.invite
+    title = "import_profiles" + (" (dry run: nothing was written or sent)" if dry_run else "")
     summary = Summary(title)
-    for section in ("profiles", "conversations", "messages", "weak topics"):
+    sections = ("profiles", "conversations", "messages", "weak topics")
+    for section in (*sections, "invitations") if invite else sections:
         summary.row(section)
     files = await asyncio.to_thread(json_files, Path(args.dir))
     taxonomy = load_taxonomy()
     seen: dict[str, str] = {}  # user_id -> the file that had it first
-    async with database(settings):
+    async with database(settings), AsyncExitStack() as stack:
+        mailer = None
+        if invite and not dry_run:
+            mailer = await stack.enter_async_context(standalone_mailer(settings))
         org = await _target_org(settings, args.org, dry_run=dry_run)
         with progress_bar("importing profiles", len(files)) as advance:
             for path in files:
@@ -339,7 +415,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Summary:
                     if profile.user_id in seen:
                         raise InvalidFile(f"duplicate user_id (also in {seen[profile.user_id]})")
                     seen[profile.user_id] = path.name
-                    await import_one(
+                    user = await import_one(
                         profile,
                         name=path.name,
                         org=org,
@@ -347,6 +423,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> Summary:
                         dry_run=dry_run,
                         summary=summary,
                     )
+                    if invite:
+                        await invite_one(
+                            profile, user, name=path.name, mailer=mailer, summary=summary
+                        )
                 except InvalidFile as exc:
                     summary.note("invalid", path.name, str(exc), section="profiles")
                 except PyMongoError as exc:
@@ -354,6 +434,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> Summary:
                 advance(1)
         profiles = summary.row("profiles")
         summary.footer.append(f"{len(files)} file(s) read from {args.dir}")
+        if mailer is not None:
+            await _finish_mail(mailer, summary)
         if not dry_run:
             await audit_service.record(
                 action="legacy.import_profiles",
@@ -388,6 +470,7 @@ def build_parser() -> Parser:
             "examples:\n"
             "  python -m scripts.import_profiles ./legacy --dry-run\n"
             "  python -m scripts.import_profiles ./legacy --org allen-kota\n"
+            "  python -m scripts.import_profiles ./legacy --invite --dry-run\n"
             "\n"
             "exit codes: 0 all files imported (or unchanged), 1 some file was invalid or\n"
             "failed (the valid ones are still imported), 2 bad options or DIR is missing or\n"
@@ -402,6 +485,14 @@ def build_parser() -> Parser:
         "--org",
         metavar="SLUG",
         help="organization the new learners join (default: DEFAULT_ORG_SLUG)",
+    )
+    parser.add_argument(
+        "--invite",
+        action="store_true",
+        help=(
+            "mail a claim invitation to each profile's email (accounts not claimed yet, no "
+            "live invitation to that email); with --dry-run, only report who would get one"
+        ),
     )
     return parser
 

@@ -17,6 +17,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from server import shutdown
 from server.config import Settings
 from server.logs import configure_logging
 
@@ -39,6 +40,15 @@ def bind_listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, marking when its graceful shutdown begins: the lifespan gives
+    replies uvicorn does not wait for (started over Socket.IO) what is left of the same grace."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        shutdown.begin()
+        await super().shutdown(sockets)
 
 
 def main() -> None:
@@ -65,7 +75,7 @@ def main() -> None:
     from server.app import create_asgi_app
 
     config = uvicorn.Config(
-        create_asgi_app(settings),
+        create_asgi_app(settings, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -73,8 +83,11 @@ def main() -> None:
         # The same trust as server.auth.clients, so uvicorn's client and ours agree.
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        # On SIGTERM uvicorn stops listening, closes websockets (1012: clients reconnect
+        # elsewhere) and waits for running requests, streamed replies included, this long.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     with sock, contextlib.suppress(KeyboardInterrupt):
         # Ctrl-C (SIGINT) is a normal stop, after the lifespan closed everything: no
         # traceback, as `uvicorn.run` does.

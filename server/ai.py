@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ai_router import AIRouter, ModelSpec, RouterConfig
 from ai_router.config import default_models
+from server import telemetry
 from server.config import Settings
 
 
@@ -27,4 +28,5 @@ def router_config(settings: Settings) -> RouterConfig:
 
 
 def build_router(settings: Settings) -> AIRouter:
-    return AIRouter.from_config(router_config(settings))
+    # Each provider call is a span when tracing is on (server/telemetry.py); None otherwise.
+    return AIRouter.from_config(router_config(settings), wrap_provider=telemetry.provider_wrapper())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,12 +25,15 @@ from starlette.types import ASGIApp
 from models import DOCUMENT_MODELS
 from realtime import Gateway
 from realtime import privacy as realtime_privacy
-from server import openapi
+from server import metrics, openapi, shutdown, telemetry
 from server.admin.router import router as admin_router
 from server.ai import build_router
 from server.audit import privacy as audit_privacy
 from server.auth import privacy as auth_privacy
 from server.auth.clients import TrustedProxies
+from server.auth.oidc_client import OidcClients
+from server.auth.oidc_router import router as oidc_router
+from server.auth.oidc_store import OneTimeStore
 from server.auth.passwords import Passwords
 from server.auth.router import router as auth_router
 from server.auth.sessions import EndedSessions
@@ -49,6 +53,7 @@ from server.dashboards.router import progress_router as learner_dashboard_router
 from server.embedded_db import EmbeddedMongo
 from server.errors import AppError, dependency_error, field_errors
 from server.groups import privacy as groups_privacy
+from server.groups import service as groups_service
 from server.groups.router import router as groups_router
 from server.health.router import router as health_router
 from server.jobs import JobQueue, JobRegistration, build_job_queue, load_extra_registrations
@@ -59,13 +64,21 @@ from server.leaderboard.router import router as leaderboard_router
 from server.library import privacy as library_privacy
 from server.library import processing as library_processing
 from server.library import ranking as library_ranking
+from server.library import service as library_service
 from server.library.router import router as library_router
 from server.mail import service as mail_service
 from server.memory import privacy as memory_privacy
 from server.memory.taxonomy import load_taxonomy
+from server.metrics import exposition as metrics_exposition
+from server.metrics.http import HttpMetricsMiddleware
+from server.metrics.router import router as metrics_router
 from server.middleware import RequestContextMiddleware
 from server.orgs import privacy as orgs_privacy
 from server.orgs import service as orgs_service
+from server.practice import privacy as practice_privacy
+from server.practice import sweeper as practice_sweeper
+from server.practice.router import practice_of
+from server.practice.router import router as practice_router
 from server.privacy import service as privacy_service
 from server.privacy.registry import PrivacyRegistry
 from server.privacy.router import router as privacy_router
@@ -75,12 +88,16 @@ from server.progress.router import badges_router
 from server.progress.router import router as progress_router
 from server.progress.service import ProgressService
 from server.quiz import bank as quiz_bank
+from server.quiz import generation as quiz_generation
 from server.quiz import privacy as quiz_privacy
+from server.quiz.authoring_router import router as questions_router
 from server.quiz.router import router as quiz_router
 from server.state import AppState
 from server.usage import privacy as usage_privacy
 from server.users import privacy as users_privacy
+from server.users import service as users_service
 from server.users.router import router as users_router
+from server.webapp.router import router as webapp_router
 
 log = logging.getLogger("starguide")
 API_PREFIX = "/api/v1"
@@ -100,6 +117,7 @@ PRIVACY_STEPS = (
     progress_privacy.register_privacy_steps,
     quiz_privacy.register_privacy_steps,
     library_privacy.register_privacy_steps,
+    practice_privacy.register_privacy_steps,
     usage_privacy.register_privacy_steps,
     groups_privacy.register_privacy_steps,
     auth_privacy.register_privacy_steps,
@@ -121,6 +139,7 @@ def privacy_registry() -> PrivacyRegistry:
 JOB_HANDLERS: tuple[JobRegistration, ...] = (
     library_processing.register_jobs,
     mail_service.register_jobs,
+    quiz_generation.register_jobs,
 )
 
 
@@ -129,6 +148,10 @@ def job_queue(settings: Settings) -> JobQueue:
     for register in (*JOB_HANDLERS, *load_extra_registrations(settings.jobs_extra_handlers)):
         register(queue)
     return queue
+
+
+async def _close_chat(chat: ChatService, grace_s: float) -> None:
+    await chat.aclose(drain_s=shutdown.remaining(grace_s))
 
 
 @asynccontextmanager
@@ -165,6 +188,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         cluster = Cluster(redis)
         cleanup.push_async_callback(cluster.aclose)
+        # Accounts and organizations are cached per process, invalidated over the channel.
+        for cached in (users_service, orgs_service, groups_service, library_service):
+            cached.attach_cache(cluster)
+            cleanup.callback(cached.detach_cache, cluster)
         await cluster.start()
         gateway: Gateway = app.state.gateway
         # Registered before the chat service, so it closes after it and flushes its last events.
@@ -178,8 +205,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             taxonomy=load_taxonomy(),
             cluster=cluster,
         )
-        # Closed before the router and the database: running replies record their interruption.
-        cleanup.push_async_callback(chat.aclose)
+        # Closed before the router and the database: running replies may finish within what
+        # is left of the shutdown grace (server/shutdown.py), the rest record their interruption.
+        cleanup.push_async_callback(_close_chat, chat, settings.shutdown_grace_seconds)
         leaderboards = Leaderboards(redis)
         progress = ProgressService(
             catalog=load_catalog(),
@@ -191,6 +219,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await progress.sync_catalog()
         # A learner's stored message earns XP and extends the streak, in a task of its own.
         chat.add_stored_listener(progress.schedule_learner_message)
+        # Replies, time to first token, tokens, cost and breakers for GET /metrics.
+        chat.generations.add_listener(metrics.ChatMetrics(ai_router))
+        cleanup.callback(metrics_exposition.process_stopped)
         # Closed before the chat service and the gateway: last updates still notify.
         cleanup.push_async_callback(progress.aclose)
         sweeper = asyncio.create_task(_sweep_forever(chat, settings.chat_stale_stream_seconds))
@@ -202,6 +233,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             password_reset=settings.password_reset_rate_limit,
         )
         jobs = job_queue(settings)
+        oidc = OidcClients(
+            providers=settings.oidc_providers,
+            public_url=settings.public_url,
+            cache_seconds=settings.oidc_cache_seconds,
+            timeout_s=settings.oidc_timeout_seconds,
+            store=OneTimeStore(redis),
+        )
+        cleanup.push_async_callback(oidc.aclose)
         state = AppState(
             settings=settings,
             mongo=mongo,
@@ -241,6 +280,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             progress=progress,
             leaderboards=leaderboards,
             jobs=jobs,
+            oidc=oidc,
         )
         await gateway.start(state)
         # The study library embeds with the configured embedder (before any job runs).
@@ -251,7 +291,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await jobs.start(state)
         # Documents an earlier instance left queued or processing are queued again.
         await library_processing.resume_interrupted(state)
+        # Mock tests nobody submitted end at their time (docs/PRACTICE.md); reads end them too.
+        test_sweeper = asyncio.create_task(
+            practice_sweeper.sweep_forever(practice_of(state), settings.practice_sweep_seconds)
+        )
+        cleanup.push_async_callback(_cancel, test_sweeper)
         app.state.ctx = state
+        if getattr(app.state, "freeze_heap", False):
+            # The long-lived start-up heap (modules, schemas, models, indexes) out of the
+            # collector's generations: full collections, which every request's allocations
+            # trigger, no longer walk it (issue 20). Only for a server process: tests build
+            # many apps in one process and must see theirs collected.
+            gc.collect()
+            gc.freeze()
+        mail_service.warn_if_outbox_in_production(settings)
         log.info(
             "starguide ready",
             extra={
@@ -381,11 +434,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"{API_PREFIX}/documents": settings.document_max_bytes + _MULTIPART_OVERHEAD_BYTES
         },
     )
+    # Outermost: counts every answer by route template, the 413s and 500s above included.
+    app.add_middleware(HttpMetricsMiddleware)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX)
+    app.include_router(metrics_router)  # GET /metrics (docs/OPERATIONS.md), not in OpenAPI
     app.include_router(badges_router)  # the achievements' image URLs: /badges/<code>.svg
     for router in (
         auth_router,
+        oidc_router,
         users_router,
         conversations_router,
         chat_router,
@@ -395,19 +452,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         learner_dashboard_router,  # GET /progress/me
         leaderboard_router,
         quiz_router,
+        questions_router,
         library_router,
+        practice_router,
         jobs_router,
         privacy_router,
         admin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # The web app (docs/WEBAPP.md): `/`, its client-side pages and `/app/*`, registered last
+    # and listed path by path, so it never shadows /api/v1, /socket.io, /docs or /badges.
+    app.include_router(webapp_router)
+    # Traces and Sentry when configured (server/telemetry.py): nothing is imported otherwise.
+    telemetry.install(app, settings)
     # Every status each route can answer, in the error shape (server/openapi.py).
     openapi.install(app)
     return app
 
 
-def create_asgi_app(settings: Settings | None = None) -> ASGIApp:
-    """What `python -m server` serves: the API, with the Socket.IO gateway at /socket.io."""
+def create_asgi_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> ASGIApp:
+    """What `python -m server` serves: the API, with the Socket.IO gateway at /socket.io.
+    `freeze_heap`: once started, the start-up heap leaves the garbage collector's view."""
     app = create_app(settings)
+    app.state.freeze_heap = freeze_heap
     gateway: Gateway = app.state.gateway
     return gateway.asgi(app)

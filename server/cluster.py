@@ -26,6 +26,9 @@ log = logging.getLogger("starguide.cluster")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 CHANNEL = "starguide:control"
+# Dispatched locally (never published) when the channel is subscribed again after a loss:
+# whatever was published meanwhile is gone, so caches kept by invalidation start over.
+RESUBSCRIBED = "cluster:resubscribed"
 _RETRY_SECONDS = 1.0
 
 
@@ -81,6 +84,7 @@ class Cluster:
                     if lost:
                         lost = False
                         log.warning("control channel restored")
+                        await self._dispatch(RESUBSCRIBED, {})
                     async for message in pubsub.listen():
                         await self._receive(message.get("data"))
             except asyncio.CancelledError:

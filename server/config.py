@@ -4,16 +4,46 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ai_router.config import KNOWN_PROVIDERS
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID provider of `OIDC_PROVIDERS`. No `client_secret`: a public client (PKCE only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: Annotated[str, StringConstraints(pattern=r"^https?://[^\s?#]+$", max_length=500)]
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    client_secret: SecretStr | None = None
+    scope: str = "openid email profile"
+
+    @field_validator("issuer")
+    @classmethod
+    def _strip_issuer_slash(cls, value: str) -> str:
+        # Discovery is at {issuer}/.well-known/openid-configuration; the ID token's `iss` is
+        # compared with what discovery says, not with this spelling.
+        return value.rstrip("/")
+
+
+_OIDC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # one URL path segment
 
 
 class Settings(BaseSettings):
@@ -31,6 +61,11 @@ class Settings(BaseSettings):
     # dependency_unavailable (with Retry-After, so the client retries), instead of the drivers'
     # 20-30 s: nobody waits long on a dead server.
     dependency_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # SIGTERM (Kubernetes, docker stop): stop accepting, close sockets (clients reconnect to
+    # another instance), let running replies finish for at most this long, then end the rest
+    # as `interrupted` and close. Keep it below the orchestrator's kill deadline (Kubernetes:
+    # terminationGracePeriodSeconds, 30 by default). docs/OPERATIONS.md.
+    shutdown_grace_seconds: int = Field(default=25, ge=0, le=600)
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "starguide"
@@ -66,9 +101,14 @@ class Settings(BaseSettings):
     # sign-ups, login attempts (any account) and password-reset requests.
     signup_rate_limit: str = "10/minute;30/hour;100/day"
     login_rate_limit: str = "20/minute;200/hour"
-    password_reset_rate_limit: str = "5/minute;20/hour"  # noqa: S105 - a rate, no secret
+    # As logins: each reset or claim costs one password hash; the per-address limit below is
+    # what keeps a mailbox from being flooded.
+    password_reset_rate_limit: str = "20/minute;200/hour"  # noqa: S105 - a rate, no secret
     # Reset mails to one address (any client), so nobody floods a mailbox (server/auth/reset.py).
     password_reset_address_limit: str = "3/hour"  # noqa: S105 - a rate, no secret
+    # Claim invitations (server/auth/claim.py): per invited account, and per inviting caller.
+    claim_invite_user_limit: str = "3/hour;10/day"
+    claim_invite_caller_limit: str = "60/hour;300/day"
 
     # Mail (server/mail, docs/ACCOUNTS.md): smtp://host:port, smtp+starttls://user:pass@host:587
     # or smtps://user:pass@host:465. Unset: mails go to DATA_DIR/outbox/*.eml (not in production).
@@ -79,6 +119,13 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma separated; "*": any peer).
     # Same name and default as uvicorn's own setting, which `python -m server` is handed too.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
+    # Single sign-on (docs/ACCOUNTS.md): JSON {"google": {"issuer": "https://accounts.google.com",
+    # "client_id": "...", "client_secret": "..."}}; each provider is found by OpenID discovery.
+    oidc_providers: dict[str, OidcProviderSettings] = {}
+    # How long a provider's discovery document and signing keys are reused before re-fetching.
+    oidc_cache_seconds: int = Field(default=3600, ge=0)
+    # How long the server waits for a provider (discovery, keys, code exchange) before a 503.
+    oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     # Chat. Rate limits use the `limits` notation; several are separated by ";".
     chat_rate_limit: str = "60/minute;2000/day"
@@ -94,8 +141,10 @@ class Settings(BaseSettings):
     chat_history_messages: int = Field(default=40, ge=2, le=200)
     chat_history_token_budget: int = Field(default=3000, ge=100)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
-    # How often a streaming reply's partial text is saved (and a remote abort noticed).
-    chat_flush_seconds: float = Field(default=1.0, gt=0)
+    # How often a streaming reply's partial text is saved (and a remote abort noticed: the
+    # control channel stops it at once, this is the fallback). 3 s: one write per 3 s of
+    # every streaming reply, and at most 3 s of text lost to a crash (issue 20).
+    chat_flush_seconds: float = Field(default=3.0, gt=0)
     # A reply still "streaming" this long after its last write lost its process: marked failed.
     chat_stale_stream_seconds: int = Field(default=120, ge=10)
 
@@ -119,6 +168,10 @@ class Settings(BaseSettings):
     # and how many learner messages a day earn chat XP.
     daily_goal_xp: int = Field(default=10, ge=1)
     chat_xp_daily_messages: int = Field(default=20, ge=0)
+    # Mock tests (docs/PRACTICE.md): how often open tests past their end are submitted by
+    # the server (reads submit them too), and the seconds of grace after `ends_at` for answers.
+    practice_sweep_seconds: float = Field(default=15.0, gt=0)
+    practice_grace_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Study library (docs/LIBRARY.md): the largest document upload (its own body cap, above
     # MAX_BODY_BYTES, on POST /documents only), and the chunks' target size in characters.
@@ -151,6 +204,16 @@ class Settings(BaseSettings):
     jobs_result_ttl_seconds: int = Field(default=86_400, ge=60)
     jobs_extra_handlers: Annotated[list[str], NoDecode] = []
 
+    # Operations (docs/OPERATIONS.md). GET /metrics answers callers within METRICS_ALLOW
+    # (addresses or CIDRs, comma separated; the client address as per-client limits see it) or
+    # sending `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 404.
+    metrics_allow: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
+    metrics_token: SecretStr | None = None
+    # Traces over OTLP/HTTP when set (e.g. http://otel-collector:4318); errors to Sentry when
+    # SENTRY_DSN is set. Neither is imported when unset.
+    otel_exporter_otlp_endpoint: str | None = None
+    sentry_dsn: SecretStr | None = None
+
     default_org_slug: str = "default"
     default_org_name: str = "StarGuide"
 
@@ -175,14 +238,14 @@ class Settings(BaseSettings):
             raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is not allowed")
         return value
 
-    @field_validator("forwarded_allow_ips", mode="before")
+    @field_validator("forwarded_allow_ips", "metrics_allow", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
 
-    @field_validator("forwarded_allow_ips")
+    @field_validator("forwarded_allow_ips", "metrics_allow")
     @classmethod
     def _valid_proxies(cls, value: list[str]) -> list[str]:
         for entry in value:
@@ -208,6 +271,8 @@ class Settings(BaseSettings):
         "login_rate_limit",
         "password_reset_rate_limit",
         "password_reset_address_limit",
+        "claim_invite_user_limit",
+        "claim_invite_caller_limit",
     )
     @classmethod
     def _valid_rate(cls, value: str) -> str:
@@ -258,6 +323,17 @@ class Settings(BaseSettings):
             if scheme not in ("smtp", "smtp+starttls", "smtps"):
                 # The scheme only: the URL may carry a password.
                 raise ValueError("SMTP_URL must start with smtp://, smtp+starttls:// or smtps://")
+        return value
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _oidc_names(cls, value: dict[str, OidcProviderSettings]) -> dict[str, OidcProviderSettings]:
+        for name in value:
+            if not _OIDC_NAME.fullmatch(name):
+                raise ValueError(
+                    f"OIDC_PROVIDERS: {name!r} is not a provider name (letters, digits, '.', "
+                    "'-' or '_', at most 64): it becomes part of the callback URL"
+                )
         return value
 
     @field_validator("public_url")

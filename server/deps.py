@@ -19,7 +19,9 @@ from server.users import service as users_service
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # `async def` on purpose, here and below: FastAPI runs a plain `def` dependency in a
+    # worker thread, which cost more CPU per request than the whole auth check.
     state: AppState = request.app.state.ctx
     return state
 
@@ -27,7 +29,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def client_address(request: Request, state: State) -> str:
+async def client_address(request: Request, state: State) -> str:
     """The caller's address for per-client limits (`server.auth.clients`); sockets use
     `state.trusted_proxies.from_scope(environ["asgi.scope"])`, the same rule."""
     return state.trusted_proxies.from_scope(request.scope)
@@ -46,7 +48,8 @@ async def authenticate(state: AppState, token: str) -> tuple[User, dict[str, Any
         user_id = PydanticObjectId(claims["sub"])
     except Exception as exc:
         raise Unauthorized("The token is invalid.", code="invalid_token") from exc
-    user = await users_service.get_user(user_id=user_id)
+    # Cached, invalidated on every instance by each write of the account (server/lookups.py).
+    user = await users_service.cached_user(user_id=user_id)
     if user is None or user.disabled:
         raise Unauthorized("The account is not available.", code="invalid_token")
     return user, claims

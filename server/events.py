@@ -273,6 +273,33 @@ class DocumentStatusChanged(ServerEvent):
     progress: DocumentProgressPayload
 
 
+# ---- the user's own room (practice: mock tests and assignments) ---------------------------------
+class MockTestEnded(ServerEvent):
+    """One of this learner's mock tests ended: submitted by them or, at `ends_at`, by the
+    server (`time_up`). Sent once per test, by whoever stored its result."""
+
+    name: ClassVar[str] = "test:ended"
+
+    test_id: str
+    reason: Literal["submitted", "time_up"]
+    score: float
+    max_score: float
+    submitted_at: datetime
+
+
+class AssignmentNew(ServerEvent):
+    """A mentor set an assignment in one of this learner's study groups."""
+
+    name: ClassVar[str] = "assignment:new"
+
+    id: str
+    group_id: str
+    group_name: str
+    title: str
+    kind: Literal["test", "topic"]
+    due_at: datetime
+
+
 SERVER_EVENTS: dict[str, type[ServerEvent]] = {
     cls.name: cls
     for cls in (
@@ -289,6 +316,8 @@ SERVER_EVENTS: dict[str, type[ServerEvent]] = {
         XpGained,
         AchievementUnlocked,
         DocumentStatusChanged,
+        MockTestEnded,
+        AssignmentNew,
     )
 }
 

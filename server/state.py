@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from ai_router import AIRouter
 from server.auth.clients import TrustedProxies
+from server.auth.oidc_client import OidcClients
 from server.auth.passwords import Passwords
 from server.auth.sessions import EndedSessions
 from server.auth.throttle import ClientLimits, LoginThrottle
@@ -54,3 +55,5 @@ class AppState:
     leaderboards: Leaderboards
     # Background jobs (server/jobs): durable on Redis, in-process without it.
     jobs: JobQueue
+    # Single sign-on (server/auth/oidc*): the OpenID providers and their one-time store.
+    oidc: OidcClients

@@ -30,6 +30,7 @@ OWNERS: dict[str, str] = {
     "Organization": "server.orgs",
     "RefreshToken": "server.auth",
     "PasswordResetToken": "server.auth",
+    "UserIdentity": "server.auth",
     "Conversation": "server.conversations",
     "Message": "server.conversations",
     "AuditLog": "server.audit",
@@ -46,6 +47,8 @@ OWNERS: dict[str, str] = {
     "Topic": "server.quiz",
     "LibraryDocument": "server.library",
     "DocumentChunk": "server.library",
+    "MockTest": "server.practice",
+    "Assignment": "server.practice",
 }
 
 # Redis keyspaces (the literal prefix of their keys) and their owners.
@@ -56,6 +59,7 @@ KEYSPACES: dict[str, str] = {
     "starguide:replay:": "realtime",
     "starguide:session:": "server.auth",
     "starguide:login:": "server.auth",
+    "starguide:oidc:": "server.auth",
     "starguide:control": "server.cluster",
     "starguide:lb": "server.leaderboard",
     # saq's fixed namespace (queue `starguide`): `saq:starguide:*` and `saq:job:starguide:*`.

@@ -77,6 +77,14 @@ async def update(
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if changes.get("name", "") is None or changes.get("signup_open", False) is None:
         raise ValidationFailed("name and signup_open cannot be null.")
+    if "sso_domains" in changes:
+        if scope is not None:
+            raise Forbidden(
+                "Only admins of the deployment's own organization set SSO domains.",
+                code="forbidden",
+            )
+        # One spelling per domain, in the order given; null clears the list.
+        changes["sso_domains"] = list(dict.fromkeys(changes["sso_domains"] or []))
     if scope is not None:
         orgs_service.check_learner_budget(
             budget_usd=changes.get("daily_ai_budget_usd"), ceiling_usd=budget_ceiling_usd

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from models import User
 from models.user import Role
-from server.admin import orgs, usage, users
+from server.admin import identities, orgs, usage, users
 from server.admin.schemas import (
     AdminUser,
     AdminUserPage,
@@ -24,6 +24,9 @@ from server.admin.schemas import (
     UsageReport,
 )
 from server.audit import service as audit
+from server.auth import claim
+from server.auth.oidc_schemas import IdentityPage, IdentityPublic
+from server.auth.schemas import ClaimInviteRequest, ClaimInviteResponse
 from server.dashboards import learner as learner_dashboard
 from server.deps import AdminUser as Admin
 from server.deps import State, require_role
@@ -135,6 +138,52 @@ async def erase_user(user_id: str, admin: Admin, state: State) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post(
+    "/users/{user_id}/claim-invite",
+    status_code=status.HTTP_201_CREATED,
+    summary="Mail an imported learner a link to claim the account (admins; the learner's mentor)",
+    responses=_USER_NOT_FOUND
+    | error_responses(
+        {
+            409: "`account_not_claimable` (not imported, or claimed already) or `email_taken`.",
+            429: "`rate_limited`: too many invitations for this account or by this caller.",
+        }
+    ),
+)
+async def claim_invite(
+    user_id: str, body: ClaimInviteRequest, staff: Staff, state: State
+) -> ClaimInviteResponse:
+    expires_at = await claim.invite(state=state, actor=staff, user_id=user_id, email=body.email)
+    return ClaimInviteResponse(expires_at=expires_at)
+
+
+@router.get(
+    "/users/{user_id}/identities",
+    summary="A user's single sign-on identities, newest first (admins)",
+    responses=_USER_NOT_FOUND | PAGED,
+)
+async def list_identities(
+    user_id: str, admin: Admin, state: State, limit: Limit = 20, cursor: Cursor = None
+) -> IdentityPage:
+    docs, next_cursor = await identities.list_for_user(
+        actor=admin, settings=state.settings, user_id=user_id, limit=limit, cursor=cursor
+    )
+    return IdentityPage(items=[IdentityPublic.from_doc(d) for d in docs], next_cursor=next_cursor)
+
+
+@router.delete(
+    "/users/{user_id}/identities/{identity_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unlink a single sign-on identity from a user (admins; audited)",
+    responses=error_responses({404: "`user_not_found` or `identity_not_found`."}),
+)
+async def unlink_identity(user_id: str, identity_id: str, admin: Admin, state: State) -> Response:
+    await identities.unlink(
+        actor=admin, settings=state.settings, user_id=user_id, identity_id=identity_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/orgs", summary="Organizations in the admin's scope", responses=PAGED)
 async def list_orgs(
     admin: Admin, state: State, limit: Limit = 20, cursor: Cursor = None
@@ -163,10 +212,11 @@ async def get_org(org_id: str, admin: Admin, state: State) -> OrgPublic:
 
 @router.patch(
     "/orgs/{org_id}",
-    summary="Allowed AI providers, budget, sign-up (audited)",
+    summary="Allowed AI providers, budget, sign-up, SSO domains (audited)",
     responses=_ORG_NOT_FOUND
     | error_responses(
         {
+            409: "`sso_domain_taken`: another organization lists one of `sso_domains`.",
             422: "`budget_above_ceiling`: an organization's own admin may not raise the "
             "learner budget above `AI_MAX_DAILY_BUDGET_USD`.",
         }

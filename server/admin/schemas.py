@@ -24,6 +24,17 @@ OrgName = Annotated[
     str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=120)
 ]
 Budget = Annotated[float, Field(ge=0, le=100_000)]
+# An email domain as the part after "@" (lower-cased): "allen.ac.in".
+SsoDomain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=253,
+        # Checked before lower-casing, so both cases pass here.
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$",
+    ),
+]
 
 
 class AdminUser(BaseModel):
@@ -92,6 +103,8 @@ class OrgUpdate(RequestModel):
     allowed_providers: Annotated[list[str], Field(max_length=8)] | None = None
     signup_open: StrictBool | None = None
     daily_ai_budget_usd: Budget | None = None
+    # Deployment admins only; the whole list is replaced (null or [] clears it).
+    sso_domains: Annotated[list[SsoDomain], Field(max_length=50)] | None = None
 
     _providers = field_validator("allowed_providers")(known_providers)
 
@@ -103,6 +116,7 @@ class OrgPublic(BaseModel):
     allowed_providers: list[str] | None
     signup_open: bool
     daily_ai_budget_usd: float | None
+    sso_domains: list[str]
     created_at: datetime
 
     @classmethod
@@ -114,6 +128,7 @@ class OrgPublic(BaseModel):
             allowed_providers=org.allowed_providers,
             signup_open=org.signup_open,
             daily_ai_budget_usd=org.daily_ai_budget_usd,
+            sso_domains=org.sso_domains,
             created_at=org.created_at,
         )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import PasswordResetToken, RefreshToken
-from server.auth import reset
+from models import PasswordResetToken, RefreshToken, UserIdentity
+from server.auth import identities, reset
 from server.privacy.registry import ErasureContext, ExportContext, PrivacyRegistry, collection_name
 
 
@@ -37,13 +37,15 @@ async def _reset_throttle(ctx: ErasureContext) -> None:
 
 
 async def _export_resets(ctx: ExportContext) -> list[dict[str, Any]]:
-    """Password-reset requests: when, never the token hash."""
+    """Password-reset requests and claim invitations (`purpose`): when, never the token
+    hash."""
 
     def iso(value: Any) -> str | None:
         return value.isoformat() if value is not None else None
 
     return [
         {
+            "purpose": t.purpose,
             "created_at": iso(t.created_at),
             "expires_at": iso(t.expires_at),
             "used_at": iso(t.used_at),
@@ -62,6 +64,18 @@ async def _reset_address_limit(ctx: ErasureContext) -> None:
     await reset.clear_address_limit(ctx.state, ctx.user.email)
 
 
+async def _export_identities(ctx: ExportContext) -> list[dict[str, Any]]:
+    """Single sign-on identities: provider, issuer and subject (what the user is known by
+    there), and when; no email or token is kept to export."""
+    return await identities.export_for_user(user_id=ctx.user_id)
+
+
+async def _delete_identities(ctx: ErasureContext) -> None:
+    """After this the provider account signs in as nobody: its next login is a first one."""
+    deleted = await identities.delete_for_user(user_id=ctx.user_id)
+    ctx.report.add("deleted", collection_name(UserIdentity), deleted)
+
+
 def register_privacy_steps(registry: PrivacyRegistry) -> None:
     registry.register_export("sessions", _export, collections=(RefreshToken,))
     registry.register_erase(
@@ -77,3 +91,11 @@ def register_privacy_steps(registry: PrivacyRegistry) -> None:
         again=True,
     )
     registry.register_erase("auth.reset_address_limit", _reset_address_limit, phase="redis")
+    registry.register_export("sso_identities", _export_identities, collections=(UserIdentity,))
+    registry.register_erase(
+        "auth.delete_identities",
+        _delete_identities,
+        phase="per_user",
+        collections=(UserIdentity,),
+        again=True,
+    )

@@ -76,7 +76,9 @@ async def send_reset_mail(*, state: AppState, email: str) -> None:
 async def _send_reset_mail(*, state: AppState, email: str) -> None:
     allowed = await _address_allows(state, email)
     user = await users_service.find_by_email(email=email)
-    if user is None or user.disabled or not allowed:
+    if user is None or user.disabled or not allowed or email.endswith(".invalid"):
+        # `.invalid`: the placeholder of an imported or SSO-made account (nobody's mailbox);
+        # a reset would give it a password without the claim an imported account needs.
         return
     assert user.id is not None
     token = secrets.token_urlsafe(32)
@@ -109,7 +111,13 @@ async def reset_password(
     now = utcnow()
     collection = PasswordResetToken.get_pymongo_collection()
     spent: dict[str, Any] | None = await collection.find_one_and_update(
-        {"token_hash": hash_token(token), "used_at": None, "expires_at": {"$gt": now}},
+        # Never a claim token (`server.auth.claim`): it only claims an imported account.
+        {
+            "token_hash": hash_token(token),
+            "purpose": {"$ne": "claim"},
+            "used_at": None,
+            "expires_at": {"$gt": now},
+        },
         {"$set": {"used_at": now}},
         return_document=ReturnDocument.AFTER,
     )

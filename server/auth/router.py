@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from server.auth import reset, service
+from server.auth import claim, reset, service
 from server.auth.schemas import (
     AuthResponse,
     ChangePasswordRequest,
+    ClaimRequest,
+    ForgotPasswordAccepted,
     ForgotPasswordRequest,
     LoginRequest,
     RefreshRequest,
@@ -73,16 +75,17 @@ async def logout(body: RefreshRequest, state: State) -> Response:
 @router.post(
     "/password/forgot",
     status_code=status.HTTP_202_ACCEPTED,
-    response_class=Response,  # no body: documented without content
     responses=error_responses({429: "`rate_limited`: too many reset requests from this address."}),
 )
 async def forgot_password(
     body: ForgotPasswordRequest, state: State, client: ClientAddress, background: BackgroundTasks
-) -> Response:
-    """202 whatever the email: the mail, if any, is prepared after the answer has gone."""
+) -> ForgotPasswordAccepted:
+    """202 whatever the email, with one fixed JSON body (REST answers are JSON, and clients
+    that read every body as JSON must not trip): the mail, if any, is prepared after the
+    answer has gone."""
     await state.client_limits.password_reset.hit(client)
     background.add_task(reset.send_reset_mail, state=state, email=str(body.email))
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return ForgotPasswordAccepted()
 
 
 @router.post(
@@ -100,6 +103,29 @@ async def reset_password(
 ) -> AuthResponse:
     return await reset.reset_password(
         state=state, token=body.token, new_password=body.new_password, client=client
+    )
+
+
+@router.post(
+    "/claim",
+    responses=error_responses(
+        {
+            400: "`invalid_claim_token`: unknown, already used or expired.",
+            403: "`account_disabled`: an admin disabled this account.",
+            409: "`email_taken`: another account has the invited email now.",
+            429: "`rate_limited`: too many attempts from this address.",
+        }
+    ),
+)
+async def claim_account(body: ClaimRequest, state: State, client: ClientAddress) -> AuthResponse:
+    """Takes over an imported account with the mailed claim token: the invited email and
+    this password from now on, the same account (memory, history, progress) as before."""
+    return await claim.claim(
+        state=state,
+        token=body.token,
+        password=body.password,
+        display_name=body.display_name,
+        client=client,
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
@@ -30,8 +31,22 @@ class RefreshRequest(RequestModel):
     refresh_token: TokenString
 
 
+# `forgot` answers 202 whatever the email (the contract): an address sign-up would refuse
+# (e.g. `.invalid`, `.test`) has no account, so it simply gets no mail. Only the shape of an
+# address is checked.
+AnyEmail = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+]
+
+
 class ForgotPasswordRequest(RequestModel):
-    email: EmailStr
+    email: AnyEmail
+
+
+class ForgotPasswordAccepted(BaseModel):
+    """The same answer for every email: it tells nothing about accounts."""
+
+    status: Literal["accepted"] = "accepted"
 
 
 class ResetPasswordRequest(RequestModel):
@@ -42,6 +57,20 @@ class ResetPasswordRequest(RequestModel):
 class ChangePasswordRequest(RequestModel):
     current_password: Annotated[str, Field(min_length=1, max_length=128)]
     new_password: Password
+
+
+class ClaimInviteRequest(RequestModel):
+    email: EmailStr
+
+
+class ClaimInviteResponse(BaseModel):
+    expires_at: datetime
+
+
+class ClaimRequest(RequestModel):
+    token: TokenString
+    password: Password
+    display_name: DisplayName | None = None
 
 
 class AuthResponse(BaseModel):

@@ -32,6 +32,14 @@ from server.errors import RateLimited
 
 KNOWN_PREFIX = "starguide:login:known:"
 TRIED_PREFIX = "starguide:login:tried:"
+
+
+def _key(prefix: str, account: str) -> str:
+    """`prefix{account}`: the hash tag puts an account's keys in one Redis Cluster slot, so
+    `forget` can read and delete both in one transaction there too (docs/SCALING.md)."""
+    return f"{prefix}{{{account}}}"
+
+
 _MAX_KNOWN_DEVICES = 32  # per account; the ones seen longest ago are forgotten first
 
 
@@ -122,8 +130,8 @@ class AccountDevices:
     async def tried(self, account: str, device: str) -> None:
         if self._redis is not None:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.sadd(TRIED_PREFIX + account, device)
-                pipe.expire(TRIED_PREFIX + account, self._tried_ttl)
+                pipe.sadd(_key(TRIED_PREFIX, account), device)
+                pipe.expire(_key(TRIED_PREFIX, account), self._tried_ttl)
                 await pipe.execute()
             return
         now = time.monotonic()
@@ -140,7 +148,7 @@ class AccountDevices:
             devices[device] = until
             self._prune(devices)
             return
-        key = KNOWN_PREFIX + account
+        key = _key(KNOWN_PREFIX, account)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, device, str(until))
             pipe.expire(key, self._known_ttl)
@@ -159,7 +167,7 @@ class AccountDevices:
         if self._redis is None:
             until = self._known.get(account, {}).get(device)
         else:
-            raw = await self._redis.hget(KNOWN_PREFIX + account, device)
+            raw = await self._redis.hget(_key(KNOWN_PREFIX, account), device)
             until = float(raw) if raw is not None else None
         return until is not None and until > time.time()
 
@@ -169,8 +177,8 @@ class AccountDevices:
             self._known.pop(account, None)
             return self._tried.pop(account, (0.0, set()))[1]
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.smembers(TRIED_PREFIX + account)
-            pipe.delete(TRIED_PREFIX + account, KNOWN_PREFIX + account)
+            pipe.smembers(_key(TRIED_PREFIX, account))
+            pipe.delete(_key(TRIED_PREFIX, account), _key(KNOWN_PREFIX, account))
             tried, _ = await pipe.execute()
         return {_text(device) for device in tried}
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ai_router import AIRouter
 from models import Conversation, Message, Organization, TopicRef, User
 from models.common import utcnow
+from server.chat.context import make_title
 from server.chat.generation import Generation
 from server.chat.limits import DailyBudget, OrgCache, SendLimiter, seconds_to_local_midnight
 from server.chat.schemas import SendMessage
@@ -49,6 +50,9 @@ class Admitted:
     created: bool
     org: Organization | None = None
     remaining: float | None = None
+    # The conversation's messages before `question`, newest first, when admission read them
+    # already (the re-send check): the runner's history then costs no second query.
+    history: list[Message] | None = None
 
 
 class KeyedLocks:
@@ -77,9 +81,16 @@ class KeyedLocks:
 
 class Admission:
     def __init__(
-        self, *, router: AIRouter, limiter: SendLimiter, budget: DailyBudget, taxonomy: Taxonomy
+        self,
+        *,
+        router: AIRouter,
+        limiter: SendLimiter,
+        budget: DailyBudget,
+        taxonomy: Taxonomy,
+        history_limit: int,
     ) -> None:
         self._router = router
+        self._history_limit = history_limit
         self._limiter = limiter
         self._budget = budget
         self._taxonomy = taxonomy
@@ -95,12 +106,20 @@ class Admission:
         # Duplicates arriving together in this process wait for the first one instead of each
         # charging the rate limit; across instances the unique index still stores one copy.
         async with self._send_locks.hold((str(conversation.id), body.client_message_id)):
-            existing = await messages.find_by_client_id(
-                conversation_id=conversation.id, client_message_id=body.client_message_id
+            # The recent messages serve twice: the re-send check (a window shorter than the
+            # limit is the whole conversation, so a miss there is final) and the history
+            # the runner would otherwise read again right after the insert.
+            history = await messages.recent(conversation=conversation, limit=self._history_limit)
+            existing = next(
+                (m for m in history if m.client_message_id == body.client_message_id), None
             )
+            if existing is None and len(history) >= self._history_limit:
+                existing = await messages.find_by_client_id(
+                    conversation_id=conversation.id, client_message_id=body.client_message_id
+                )
             if existing is not None:
                 return await self._stored_earlier(existing)
-            return await self._store_new(user, conversation, body)
+            return await self._store_new(user, conversation, body, history)
 
     async def regenerate(
         self, *, user: User, conversation: Conversation, message_id: str, provider: str | None
@@ -115,7 +134,11 @@ class Admission:
         return Admitted(question, reply, True, org, remaining)
 
     async def _store_new(
-        self, user: User, conversation: Conversation, body: SendMessage
+        self,
+        user: User,
+        conversation: Conversation,
+        body: SendMessage,
+        history: list[Message] | None = None,
     ) -> Admitted:
         assert conversation.id is not None and user.id is not None
         org, remaining = await self._admit(user, provider=body.provider)
@@ -129,6 +152,7 @@ class Admission:
                 TopicRef(id=m.topic.id, name=m.topic.name, subject=m.topic.subject) for m in matches
             ],
             provider=body.provider,
+            title=make_title(body.content),
         )
         if stored is None:  # another instance stored this client_message_id first
             assert body.client_message_id is not None
@@ -138,7 +162,7 @@ class Admission:
             if existing is None:  # pragma: no cover - the duplicate was deleted meanwhile
                 raise AppError("The earlier send of this message failed.", code="send_failed")
             return await self._stored_earlier(existing)
-        return Admitted(stored.question, stored.reply, True, org, remaining)
+        return Admitted(stored.question, stored.reply, True, org, remaining, history)
 
     async def _stored_earlier(self, question: Message) -> Admitted:
         """A re-sent message: the stored exchange (its reply may lag the winner's insert)."""

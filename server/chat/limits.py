@@ -22,8 +22,6 @@ from server.errors import RateLimited
 from server.orgs import service as orgs_service
 from server.usage import service as usage_service
 
-ORG_CACHE_SECONDS = 30.0
-
 
 class SendLimiter:
     """Moving-window send limits per learner; with Redis storage every instance shares them."""
@@ -65,19 +63,12 @@ def seconds_to_local_midnight(user: User, at: datetime) -> int:
 
 
 class OrgCache:
-    """Organizations change rarely; a few seconds of staleness saves a read per message."""
-
-    def __init__(self) -> None:
-        self._items: dict[PydanticObjectId, tuple[float, Organization | None]] = {}
+    """The learner's organization for each message, from the orgs feature's cache (kept
+    current on every instance by invalidation: a change of allowed providers or budget
+    applies to the next message)."""
 
     async def get(self, org_id: PydanticObjectId) -> Organization | None:
-        now = time.monotonic()
-        cached = self._items.get(org_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        org = await orgs_service.get_org(org_id=org_id)
-        self._items[org_id] = (now + ORG_CACHE_SECONDS, org)
-        return org
+        return await orgs_service.cached_org(org_id=org_id)
 
 
 class DailyBudget:

@@ -42,7 +42,7 @@ from models import (
 )
 from models.common import utcnow
 from server.chat.admission import Exchange
-from server.chat.context import build_context, make_title
+from server.chat.context import build_context
 from server.chat.generation import Generation, GenerationRegistry
 from server.chat.grounding import Grounded, Grounding
 from server.chat.limits import DailyBudget
@@ -80,6 +80,7 @@ class Job:
     provider: str | None
     remaining: float | None
     learn: bool
+    history: list[Message] | None = None  # read by admission already (newest first)
 
 
 class _StoppedElsewhere(Exception):
@@ -111,11 +112,14 @@ class Runner:
         reply = job.reply
         parts: list[str] = []
         earlier: tuple[tuple[TopicRef, ...], ...] = ()
+        spent: ChatResult | None = None
         try:
             request, earlier, grounded = await self._prepare(job)
             result = await self._stream(generation, job, request, parts)
-            await self._budget.record_result(job.user, result, utcnow())
             generation.publish(await self._complete(reply, result, grounded))
+            # Counted after the end event (off the reply's path), before the task ends: a
+            # 201 answer, which waits for the task, and the next send see it counted.
+            spent = result
         except asyncio.CancelledError:
             if generation.stop_reason == "aborted":
                 ending = self._stop(reply, "".join(parts), "aborted")
@@ -141,6 +145,8 @@ class Runner:
             await self._end(generation, reply, self._stop(reply, "".join(parts), "failed", error))
         finally:
             try:
+                if spent is not None:
+                    await self._budget.record_result(job.user, spent, utcnow())
                 await self._after_exchange(job, earlier)
             except Exception:
                 log.exception("updating memory after the exchange failed")
@@ -153,14 +159,17 @@ class Runner:
         topics of earlier turns (for the memory afterwards) and what the passages cite. A
         regenerate (`learn` false) carries its number, so the reply takes another angle."""
         settings, user, org = self._settings, job.user, job.org
-        recent, weak = await asyncio.gather(
-            messages.recent_before(
-                conversation=job.conversation,
-                before=job.question,
-                limit=settings.chat_history_messages,
-            ),
-            memory.weak_topics(user.id, limit=5),
-        )
+        if job.history is not None:
+            recent, weak = job.history, await memory.weak_topics(user.id, limit=5)
+        else:
+            recent, weak = await asyncio.gather(
+                messages.recent_before(
+                    conversation=job.conversation,
+                    before=job.question,
+                    limit=settings.chat_history_messages,
+                ),
+                memory.weak_topics(user.id, limit=5),
+            )
         context = build_context(
             user=user,
             conversation=job.conversation,
@@ -295,11 +304,9 @@ class Runner:
         return AssistantEnd.of(await messages.reload(reply))
 
     async def _after_exchange(self, job: Job, earlier: tuple[tuple[TopicRef, ...], ...]) -> None:
-        """The conversation's activity and automatic title, then the learner memory."""
+        """The learner memory (the conversation's activity and title were written with the
+        exchange: server/conversations/messages.py `store_exchange`)."""
         question, user = job.question, job.user
-        await messages.record_exchange_end(
-            conversation=job.conversation, title=make_title(question.content)
-        )
         if job.learn and user.id is not None:
             evidence = memory.assess(text=question.content, topics=question.topics, earlier=earlier)
             await memory.record(user.id, evidence, at=utcnow())
@@ -355,7 +362,8 @@ class Runner:
             log.warning("marked %d interrupted replies as failed", swept)
         return swept
 
-    async def aclose(self) -> None:
+    async def aclose(self, drain_s: float = 0.0) -> None:
+        await self.generations.drain(drain_s)
         await self.generations.shutdown()
 
 

@@ -44,7 +44,11 @@ class ChatService:
         # One budget for both: admission reads what generation records.
         budget = DailyBudget(default_usd=settings.ai_daily_budget_usd)
         self._admission = Admission(
-            router=router, limiter=limiter, budget=budget, taxonomy=taxonomy
+            router=router,
+            limiter=limiter,
+            budget=budget,
+            taxonomy=taxonomy,
+            history_limit=settings.chat_history_messages,
         )
         self._runner = Runner(settings=settings, router=router, taxonomy=taxonomy, budget=budget)
         self.generations = self._runner.generations
@@ -94,6 +98,7 @@ class ChatService:
             provider=provider,
             remaining=admitted.remaining,
             learn=learn,
+            history=admitted.history,
         )
         return Exchange(admitted.question, admitted.reply, self._runner.start(job))
 
@@ -137,5 +142,7 @@ class ChatService:
         """Marks replies left `streaming` by a process that died as failed; returns how many."""
         return await self._runner.sweep_stale()
 
-    async def aclose(self) -> None:
-        await self._runner.aclose()
+    async def aclose(self, drain_s: float = 0.0) -> None:
+        """Ends every running reply: lets them finish for `drain_s` first (graceful
+        shutdown), then stores the rest as `interrupted`."""
+        await self._runner.aclose(drain_s)

@@ -20,12 +20,27 @@ HEARTBEAT = b": ping\n\n"
 
 
 def encode(event: ServerEvent) -> bytes:
+    if type(event) is AssistantToken:
+        return _encode_token(event)
     data = json.dumps(event.payload(), ensure_ascii=False, separators=(",", ":"))
     lines = [f"event: {event.name}"]
     if isinstance(event, AssistantToken):
         lines.append(f"id: {event.seq}")
     lines.append(f"data: {data}")
     return ("\n".join(lines) + "\n\n").encode()
+
+
+_dump_str = json.JSONEncoder(ensure_ascii=False).encode  # a JSON string literal, as above
+
+
+def _encode_token(event: AssistantToken) -> bytes:
+    """`encode` of the one event sent per token, byte for byte, without the model dump and
+    the dict's JSON encoding (the payload's keys are fixed: message_id, seq, delta)."""
+    return (
+        f"event: assistant:token\nid: {event.seq}\n"
+        f'data: {{"message_id":{_dump_str(event.message_id)},"seq":{event.seq},'
+        f'"delta":{_dump_str(event.delta)}}}\n\n'
+    ).encode()
 
 
 async def _frames(

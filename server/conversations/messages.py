@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from beanie import PydanticObjectId, SortDirection
-from pymongo import ReturnDocument
+from beanie.odm.utils.dump import get_dict
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from models import Conversation, GenerationMeta, Message, MessageError, TopicRef, Usage, User
@@ -23,6 +24,9 @@ from models.message import Citation
 from server.conversations import service as conversations
 from server.errors import Conflict, NotFound
 from server.ids import object_id
+from server.mongo import GroupCommit
+
+_counter_writes = GroupCommit(Conversation.get_pymongo_collection)
 
 
 def message_not_found() -> NotFound:
@@ -70,10 +74,12 @@ async def store_exchange(
     client_message_id: str | None,
     topics: Sequence[TopicRef],
     provider: str | None,
+    title: str,
 ) -> StoredExchange | None:
     """The learner's message and an empty streaming reply in one ordered insert, then the
-    conversation's counters. None: a message with this `client_message_id` is stored already
-    (a concurrent re-send won the unique index; nothing was stored or counted)."""
+    conversation's counters, activity and (first message) automatic `title` in one update.
+    None: a message with this `client_message_id` is stored already (a concurrent re-send won
+    the unique index; nothing was stored or counted)."""
     assert conversation.id is not None
     now = utcnow()
     question = Message(
@@ -89,7 +95,10 @@ async def store_exchange(
     )
     reply = _new_reply(conversation.id, question, provider=provider)
     try:
-        await Message.insert_many([question, reply], ordered=True)
+        # Encoded as Beanie would, sent with the driver (no Beanie insert machinery: every send).
+        await Message.get_pymongo_collection().insert_many(
+            [get_dict(question, to_db=True), get_dict(reply, to_db=True)], ordered=True
+        )
     except BulkWriteError as exc:
         if any(
             e.get("code") == 11000 and e.get("index") == 0
@@ -101,11 +110,26 @@ async def store_exchange(
     for topic in question.topics:
         subject, _, slug = topic.id.partition(".")
         inc[f"topics_seen.{subject}.{slug}"] = 1
-    await Conversation.get_pymongo_collection().update_one(
-        {"_id": conversation.id},
-        {"$inc": inc, "$set": {"last_message_at": now, "updated_at": now}},
-    )
+    changes = {"last_message_at": reply.created_at, "updated_at": now}
+    await _count_exchange(conversation, {"$inc": inc, "$set": changes}, title)
     return StoredExchange(question, reply)
+
+
+async def _count_exchange(conversation: Conversation, update: dict[str, Any], title: str) -> None:
+    """`update` with the automatic title while the conversation has none: one round trip.
+    The filter makes a learner's rename, even a concurrent one, win over the title. Once
+    titled, the counters go out with the other conversations' of the moment (`GroupCommit`:
+    each `$inc` stays atomic on its own document)."""
+    if not conversation.title_set_by_user and conversation.title is None:
+        titled = {"$inc": update["$inc"], "$set": update["$set"] | {"title": title}}
+        result = await Conversation.get_pymongo_collection().update_one(
+            {"_id": conversation.id, "title": None, "title_set_by_user": False}, titled
+        )
+        if result.matched_count == 1:
+            return
+    (code,) = await _counter_writes.submit([UpdateOne({"_id": conversation.id}, update)])
+    if code is not None:
+        raise RuntimeError(f"the conversation counters update failed with code {code}")
 
 
 async def store_reply(
@@ -128,22 +152,6 @@ async def store_reply(
         {"$inc": {"message_count": 1}, "$set": {"last_message_at": now, "updated_at": now}},
     )
     return reply
-
-
-async def record_exchange_end(*, conversation: Conversation, title: str) -> None:
-    """The conversation's activity after a reply; `title` names it unless it has a name (the
-    filter makes a learner's rename, even a concurrent one, win over the automatic title)."""
-    now = utcnow()
-    collection = Conversation.get_pymongo_collection()
-    changes = {"last_message_at": now, "updated_at": now}
-    if not conversation.title_set_by_user and conversation.title is None:
-        result = await collection.update_one(
-            {"_id": conversation.id, "title": None, "title_set_by_user": False},
-            {"$set": changes | {"title": title}},
-        )
-        if result.matched_count == 1:
-            return
-    await collection.update_one({"_id": conversation.id}, {"$set": changes})
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -220,6 +228,23 @@ async def recent_before(
         .limit(limit)
         .to_list()
     )
+
+
+_HISTORY_PROJECTION: Final = {"meta": 0, "usage": 0, "citations": 0}
+
+
+async def recent(*, conversation: Conversation, limit: int) -> list[Message]:
+    """The conversation's newest messages, newest first (served by conversation_recent), for
+    the re-send check and the AI's history: without a reply's `meta`, `usage` and `citations`
+    (a learner message has none; validating them was most of this read's cost). Read with the
+    driver and validated once (no Beanie query building: every chat message)."""
+    cursor = (
+        Message.get_pymongo_collection()
+        .find({"conversation_id": conversation.id}, _HISTORY_PROJECTION)
+        .sort([("created_at", -1), ("_id", -1)])
+        .limit(limit)
+    )
+    return [Message.model_validate(raw) async for raw in cursor]
 
 
 async def streaming_reply_ids(*, conversation_id: PydanticObjectId) -> list[str]:

@@ -60,12 +60,13 @@ async def get_owned(*, user: User, conversation_id: str) -> Conversation:
 async def get_accessible(*, user: User, conversation_id: str) -> Conversation:
     """The caller's own conversation or one they are a member of (a group's): live events."""
     assert user.id is not None
-    found = await Conversation.find_one(
+    # The driver, validated once: every chat message and page of messages comes here.
+    raw = await Conversation.get_pymongo_collection().find_one(
         _accessible(user.id, user.org_id, parse_id(conversation_id))
     )
-    if found is None:
+    if raw is None:
         raise _not_found()
-    return found
+    return Conversation.model_validate(raw)
 
 
 # ---- access for live events (the socket gateway) --------------------------------------------

@@ -8,6 +8,7 @@ from beanie import PydanticObjectId
 
 from models import StudyGroup
 from server.conversations import privacy as conversations_privacy
+from server.groups import service as groups_service
 from server.privacy.registry import (
     ErasureContext,
     ExportContext,
@@ -78,6 +79,7 @@ async def _leave(ctx: ErasureContext) -> None:
     result = await groups.update_many(
         {"members.user_id": user_id}, {"$pull": {"members": {"user_id": user_id}}}
     )
+    await groups_service.memberships_changed(user_id=user_id)
     ctx.report.add("updated", collection_name(StudyGroup), result.modified_count)
 
 

@@ -16,9 +16,28 @@ from server.conversations import service as conversations
 from server.errors import Conflict, Forbidden, NotFound
 from server.groups.schemas import GroupCreate, GroupJoin
 from server.ids import object_id
+from server.lookups import InvalidatedCache
 from server.pagination import newest_first
 
 _CODE_BYTES = 6  # 8 URL-safe characters: 2^48 codes, unguessable at any sane request rate
+
+
+# The groups each user belongs to, read by every library search (chat grounding included);
+# every membership write invalidates its user on all instances (server/lookups.py).
+_memberships: InvalidatedCache[list[PydanticObjectId]] = InvalidatedCache("groups:members")
+
+
+def attach_cache(cluster: Cluster) -> None:
+    _memberships.attach(cluster)
+
+
+def detach_cache(cluster: Cluster) -> None:
+    _memberships.detach(cluster)
+
+
+async def memberships_changed(*, user_id: PydanticObjectId) -> None:
+    """After any write of `user_id`'s memberships (here, erasure): every instance re-reads."""
+    await _memberships.invalidate(user_id)
 
 
 def _not_found() -> NotFound:
@@ -50,9 +69,11 @@ async def create(*, user: User, body: GroupCreate) -> StudyGroup:
             conversation_id=conversation.id,
         )
         try:
-            return await group.insert()
+            created = await group.insert()
         except DuplicateKeyError:
             continue  # an invite code collision: draw another
+        await memberships_changed(user_id=user.id)
+        return created
     raise Conflict("Could not allocate an invite code; try again.", code="invite_code_taken")
 
 
@@ -65,6 +86,7 @@ async def join(*, user: User, body: GroupJoin) -> StudyGroup:
     await collection.update_one(
         scope | {"members.user_id": {"$ne": user.id}}, {"$push": {"members": member}}
     )
+    await memberships_changed(user_id=user.id)
     group = await StudyGroup.find_one(scope)
     if group is None:
         raise _not_found()
@@ -94,6 +116,7 @@ async def leave(*, user: User, group_id: str, cluster: Cluster) -> None:
         {"_id": group.id}, {"$pull": {"members": {"user_id": user.id}}}
     )
     assert user.id is not None
+    await memberships_changed(user_id=user.id)
     await conversations.remove_member(conversation_id=group.conversation_id, user_id=user.id)
     await conversations.announce_access_lost(
         cluster=cluster, conversation_id=group.conversation_id, user_ids=[user.id], reason="left"
@@ -108,9 +131,14 @@ async def list_mine(
 
 
 async def member_group_ids(*, user_id: PydanticObjectId) -> list[PydanticObjectId]:
-    """The groups a user belongs to (any role): what the study library lets them read."""
-    cursor = StudyGroup.get_pymongo_collection().find({"members.user_id": user_id}, {"_id": 1})
-    return [PydanticObjectId(raw["_id"]) async for raw in cursor]
+    """The groups a user belongs to (any role): what the study library lets them read.
+    Cached per process, invalidated on every instance by each membership write."""
+
+    async def load() -> list[PydanticObjectId]:
+        cursor = StudyGroup.get_pymongo_collection().find({"members.user_id": user_id}, {"_id": 1})
+        return [PydanticObjectId(raw["_id"]) async for raw in cursor]
+
+    return list(await _memberships.get(user_id, load) or [])
 
 
 async def conversation_group_id(
@@ -122,6 +150,23 @@ async def conversation_group_id(
         {"members.user_id": member_id, "conversation_id": conversation_id}, {"_id": 1}
     )
     return None if raw is None else PydanticObjectId(raw["_id"])
+
+
+async def mentors_member(*, mentor_id: PydanticObjectId, member_id: PydanticObjectId) -> bool:
+    """Whether `mentor_id` is a mentor of some group `member_id` belongs to: the learners a
+    mentor may act for (a claim invitation, `server.auth.claim`). Served by `member_recent`."""
+    found = await StudyGroup.get_pymongo_collection().find_one(
+        {
+            "members": {
+                "$all": [
+                    {"$elemMatch": {"user_id": member_id}},
+                    {"$elemMatch": {"user_id": mentor_id, "role": "mentor"}},
+                ]
+            }
+        },
+        {"_id": 1},
+    )
+    return found is not None
 
 
 def is_group_mentor(*, user: User, group: StudyGroup) -> bool:

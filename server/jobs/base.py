@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from server import metrics
+
 log = logging.getLogger("starguide.jobs")
 
 JobStatus = Literal["queued", "running", "complete", "failed"]
@@ -143,7 +145,8 @@ class JobQueue(ABC):
         if handler is None:
             raise JobError(f"no handler for job {name!r}", retry=False)
         ctx = JobContext(job_id=job_id, attempt=attempt, state=self._state, _report=report)
-        return await handler(ctx, payload)
+        with metrics.job_attempt(name):
+            return await handler(ctx, payload)
 
     def _check_name(self, name: str) -> None:
         # Only where the handlers live: a separate worker may know names this process does not,
@@ -171,6 +174,11 @@ class JobQueue(ABC):
 
     @abstractmethod
     async def get(self, job_id: str) -> JobInfo | None: ...
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs waiting (`queued`, retries waiting for their delay excluded) and `running`,
+        across every instance where the queue is shared: read by `GET /metrics`."""
+        return {}
 
     @abstractmethod
     async def aclose(self) -> None:

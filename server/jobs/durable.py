@@ -206,6 +206,13 @@ class DurableJobQueue(JobQueue):
             owner_id=meta.get("owner_id"),
         )
 
+    async def counts(self) -> dict[str, int]:
+        # Two list lengths in Redis: saq's queued and active lists, shared by every instance.
+        return {
+            "queued": await self._queue.count("queued"),
+            "running": await self._queue.count("active"),
+        }
+
     async def aclose(self) -> None:
         # Shutting down while Redis is away must still shut down: what saq could not write
         # back (a running attempt queued again) its sweep recovers once Redis returns.

@@ -114,6 +114,13 @@ class InProcessJobQueue(JobQueue):
         job = self._jobs.get(job_id)
         return None if job is None else job.info()
 
+    async def counts(self) -> dict[str, int]:
+        jobs = list(self._jobs.values())
+        return {
+            "queued": sum(1 for job in jobs if job.status == "queued"),
+            "running": sum(1 for job in jobs if job.status == "running"),
+        }
+
     async def aclose(self) -> None:
         for task in [*self._workers, *self._retry_timers]:
             task.cancel()

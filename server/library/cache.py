@@ -2,10 +2,11 @@
 every readable chunk from scratch (0.2-0.45 s at DOCUMENT_SEARCH_CANDIDATES, on every chat
 message).
 
-Correct across instances by construction: nothing is ever invalidated by a signal. Each
-search reads, as it always did, the ready documents the caller may read; their ids and
-`updated_at` make the entry's version (`library_version`). A document deleted or newly ready
-on any instance changes that set, so the next search anywhere misses and rebuilds. A ready
+Correct across instances: each search takes the ready documents the caller may read (from
+`service._ready_documents`, a list every document status change drops on every instance over
+the control channel); their ids and `updated_at` make the entry's version (`library_version`).
+A document deleted or newly ready on any instance changes that set, so the next search
+anywhere misses and rebuilds. A ready
 document's chunks never change (processing only touches `queued`/`processing` documents and
 replaces chunks before the document turns ready), so the set of ready documents is the
 version of the chunks too.

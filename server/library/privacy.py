@@ -10,6 +10,7 @@ from typing import Any
 
 from models import DocumentChunk, LibraryDocument
 from server.library import files
+from server.library import service as library_service
 from server.library.schemas import DocumentPublic
 from server.privacy.registry import (
     ErasureContext,
@@ -48,6 +49,7 @@ async def _erase(ctx: ErasureContext) -> None:
     also catches a file whose document was never written. Runs again after the account is
     gone: a processing job finishing late removes its own chunks (its document is gone)."""
     gone = await LibraryDocument.get_pymongo_collection().delete_many({"owner_id": ctx.user_id})
+    await library_service.documents_changed()
     ctx.report.add("deleted", collection_name(LibraryDocument), gone.deleted_count)
     chunks = await DocumentChunk.get_pymongo_collection().delete_many({"owner_id": ctx.user_id})
     ctx.report.add("deleted", collection_name(DocumentChunk), chunks.deleted_count)

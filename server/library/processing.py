@@ -27,6 +27,7 @@ from models.message import TopicRef
 from server.events import DocumentProgressPayload, DocumentStatusChanged
 from server.jobs import JobContext, JobQueue
 from server.library import files, ranking
+from server.library import service as library_service
 from server.library.formats import TextChunk, UnreadableDocument, chunk_pages, extract_pages
 from server.memory.taxonomy import load_taxonomy
 
@@ -66,6 +67,8 @@ async def _update(filter_: dict[str, Any], changes: dict[str, Any]) -> LibraryDo
         {"$set": {**changes, "updated_at": utcnow()}},
         return_document=ReturnDocument.AFTER,
     )
+    if "status" in changes:  # searches cache which documents are ready
+        await library_service.documents_changed()
     return None if raw is None else LibraryDocument.model_validate(raw)
 
 

@@ -20,12 +20,14 @@ from pymongo.errors import DuplicateKeyError
 
 from models import DocumentChunk, LibraryDocument, User
 from models.library_document import ScopeKind
+from server.cluster import Cluster
 from server.errors import AppError, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from server.groups import service as groups_service
 from server.ids import object_id
 from server.library import files, ranking
 from server.library.cache import library_version
 from server.library.formats import TextSniffer, content_type_of
+from server.lookups import InvalidatedCache
 from server.pagination import newest_first
 from server.retrieval import Passage
 
@@ -38,6 +40,44 @@ class AsyncReadable(Protocol):
     """An upload being received (FastAPI's UploadFile)."""
 
     async def read(self, size: int = -1) -> bytes: ...
+
+
+# The ready documents each readable filter sees (ids, titles, `updated_at`), read by every
+# search (chat grounding: every message). Any document turning ready, leaving ready or going
+# away drops them all on every instance (`documents_changed`, server/lookups.py); who reads
+# which groups is the groups feature's cache, invalidated the same way.
+_ReadyDocuments = tuple[dict[PydanticObjectId, str], list[tuple[PydanticObjectId, Any]]]
+_ready: InvalidatedCache[_ReadyDocuments] = InvalidatedCache("library:ready", max_items=5_000)
+
+
+def attach_cache(cluster: Cluster) -> None:
+    _ready.attach(cluster)
+
+
+def detach_cache(cluster: Cluster) -> None:
+    _ready.detach(cluster)
+
+
+async def documents_changed() -> None:
+    """After a document's status changed or documents were deleted, on any path."""
+    await _ready.invalidate_all()
+
+
+async def _ready_documents(readable: dict[str, Any]) -> _ReadyDocuments:
+    query = {"$and": [readable, {"status": "ready"}]}
+
+    async def load() -> _ReadyDocuments:
+        titles: dict[PydanticObjectId, str] = {}
+        stamps: list[tuple[PydanticObjectId, Any]] = []
+        async for raw in LibraryDocument.get_pymongo_collection().find(
+            query, {"title": 1, "updated_at": 1}
+        ):
+            titles[raw["_id"]] = raw["title"]
+            stamps.append((raw["_id"], raw.get("updated_at")))
+        return titles, stamps
+
+    found = await _ready.get(repr(query), load)
+    return found if found is not None else ({}, [])
 
 
 def _not_found() -> NotFound:
@@ -205,6 +245,31 @@ async def get_readable(*, user: User, document_id: str) -> LibraryDocument:
     return document
 
 
+async def document_passages(*, user: User, document_id: str, limit: int) -> list[Passage]:
+    """A document's passages in reading order (index `document_order`), for a caller who may
+    read it (anything else is 404, as `get_readable`): what question generation from one
+    document works on. A document that is not ready has none yet."""
+    document = await get_readable(user=user, document_id=document_id)
+    if document.status != "ready":
+        return []
+    cursor = (
+        DocumentChunk.get_pymongo_collection()
+        .find({"document_id": document.id}, projection={"page": 1, "text": 1})
+        .sort("position", 1)
+        .limit(limit)
+    )
+    return [
+        Passage(
+            document_id=str(document.id),
+            title=document.title,
+            page=int(raw["page"]),
+            text=raw["text"],
+            score=0.0,
+        )
+        async for raw in cursor
+    ]
+
+
 async def open_file(
     *, user: User, document_id: str
 ) -> tuple[LibraryDocument, AsyncIterator[bytes]]:
@@ -218,6 +283,7 @@ async def delete(*, user: User, document_id: str) -> None:
     after this finds its document gone and removes the chunks it wrote."""
     document = await get_deletable(user=user, document_id=document_id)
     await LibraryDocument.get_pymongo_collection().delete_one({"_id": document.id})
+    await documents_changed()
     await delete_contents(document=document)
 
 
@@ -275,16 +341,11 @@ async def search(
     readable = await readable_scope_filter(user)
     if scopes is not None:
         readable = {"$and": [readable, {"$or": [_scope_branch(s) for s in scopes]}]}
-    # Read on every search, on every instance: the ready documents' ids and `updated_at`
-    # are also the version a cached index must match (server/library/cache.py), so a
-    # document deleted or newly ready anywhere is reflected by the next search.
-    titles: dict[PydanticObjectId, str] = {}
-    stamps: list[tuple[PydanticObjectId, Any]] = []
-    async for raw in LibraryDocument.get_pymongo_collection().find(
-        {"$and": [readable, {"status": "ready"}]}, {"title": 1, "updated_at": 1}
-    ):
-        titles[raw["_id"]] = raw["title"]
-        stamps.append((raw["_id"], raw.get("updated_at")))
+    # The ready documents' ids and `updated_at` are also the version a cached index must
+    # match (server/library/cache.py); their list is cached until any document's status
+    # changes on any instance (`documents_changed`), so a document deleted or newly ready
+    # anywhere is reflected by the next search.
+    titles, stamps = await _ready_documents(readable)
     if not titles:
         return []
     return await ranking.rank(

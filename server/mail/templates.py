@@ -46,6 +46,24 @@ TEMPLATES: dict[str, MailTemplate] = {
             "password stays as it is.</p>"
         ),
     ),
+    "claim": MailTemplate(
+        subject=Template("Your StarGuide account is waiting for you"),
+        text=Template(
+            "Hello $name,\n\nYour learning history, progress and notes from the old StarGuide "
+            "bot have been moved to StarGuide, and your mentor or your institute invited you to "
+            "take over the account. Open this link within 7 days to choose your password:\n\n"
+            "$link\n\nThe link works once. This address becomes the email you sign in with. "
+            "If you do not know what this is about, ignore this mail.\n"
+        ),
+        html=Template(
+            "<p>Hello $name,</p><p>Your learning history, progress and notes from the old "
+            "StarGuide bot have been moved to StarGuide, and your mentor or your institute "
+            "invited you to take over the account. Open this link within 7 days to choose "
+            'your password:</p><p><a href="$link">Claim your account</a></p>'
+            "<p>The link works once. This address becomes the email you sign in with. If you "
+            "do not know what this is about, ignore this mail.</p>"
+        ),
+    ),
 }
 
 
@@ -56,5 +74,6 @@ def render(name: str, values: dict[str, str]) -> RenderedMail:
     return RenderedMail(
         subject=template.subject.substitute(values),
         text=template.text.substitute(values),
-        html=_LAYOUT.substitute(body=template.html.substitute(escaped)),
+        # One paragraph a line: short lines keep the HTML part plain 7bit (`build_message`).
+        html=_LAYOUT.substitute(body=template.html.substitute(escaped)).replace("</p>", "</p>\n"),
     )

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 from pydantic import BaseModel
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
 
 from models import LearnerTopic, TopicRef
 from models.common import utcnow
 from server.memory.signals import confusion_phrases
+from server.mongo import GroupCommit
 
 SignalKind = Literal["mention", "confusion", "repeat", "quiz_wrong", "quiz_right", "declared"]
 
@@ -120,11 +120,19 @@ def assess(
     return evidence
 
 
+# After-reply writes: nobody waits on them but the reply's own task, so they linger a
+# little for the other replies' (one command for many under load).
+_topic_writes = GroupCommit(
+    LearnerTopic.get_pymongo_collection, retry_duplicate_upserts=True, linger_s=0.1
+)
+
+
 async def record(
     user_id: PydanticObjectId, evidence: Sequence[Evidence], *, at: datetime | None = None
 ) -> None:
-    """One atomic upsert per piece of evidence, sent together; concurrent writers never lose
-    an increment (a first insert that loses a race is retried and then matches)."""
+    """One atomic upsert per piece of evidence, sent together (and with other replies'
+    evidence: `GroupCommit`); concurrent writers never lose an increment (a first insert that
+    loses a race is retried and then matches)."""
     if not evidence:
         return
     at = at or utcnow()
@@ -151,15 +159,10 @@ async def record(
                 upsert=True,
             )
         )
-    collection = LearnerTopic.get_pymongo_collection()
-    try:
-        await collection.bulk_write(operations, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
-            raise
-        # Only the duplicate-key losers are retried: the others have been applied.
-        await collection.bulk_write([operations[e["index"]] for e in errors], ordered=False)
+    # With the other replies' evidence written at the same moment, in one command.
+    failed = [code for code in await _topic_writes.submit(operations) if code is not None]
+    if failed:
+        raise RuntimeError(f"learner topic upserts failed with codes {sorted(set(failed))}")
 
 
 async def signal(
@@ -174,6 +177,11 @@ async def signal(
     await record(user_id, [Evidence(topic, kind, AMOUNTS[kind], reason)], at=at)
 
 
+_WEAK_FIELDS: Final = dict.fromkeys(
+    ("topic_id", "name", "subject", "weight", "updated_at", "last_reason"), 1
+)
+
+
 async def weak_topics(
     user_id: PydanticObjectId | None, *, limit: int = 8, now: datetime | None = None
 ) -> list[WeakTopicView]:
@@ -183,22 +191,26 @@ async def weak_topics(
         return []
     now = now or utcnow()
     floor = to_weight(WEAK_THRESHOLD, now)
-    docs = (
-        await LearnerTopic.find({"user_id": user_id, "weight": {"$gte": floor}})
-        .sort([("weight", SortDirection.DESCENDING)])
+    # The driver and only the fields shown: read for every chat message.
+    cursor = (
+        LearnerTopic.get_pymongo_collection()
+        .find(
+            {"user_id": user_id, "weight": {"$gte": floor}},
+            _WEAK_FIELDS,
+        )
+        .sort([("weight", -1)])
         .limit(limit)
-        .to_list()
     )
     return [
         WeakTopicView(
-            topic_id=d.topic_id,
-            name=d.name,
-            subject=d.subject,
-            score=round(to_score(d.weight, now), 3),
-            updated_at=d.updated_at,
-            reason=d.last_reason,
+            topic_id=d["topic_id"],
+            name=d["name"],
+            subject=d["subject"],
+            score=round(to_score(d["weight"], now), 3),
+            updated_at=d["updated_at"],
+            reason=d.get("last_reason"),
         )
-        for d in docs
+        async for d in cursor
     ]
 
 

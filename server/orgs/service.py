@@ -10,7 +10,9 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models import Organization
+from server.cluster import Cluster
 from server.errors import Conflict, ValidationFailed
+from server.lookups import InvalidatedCache
 from server.pagination import newest_first
 
 
@@ -27,13 +29,38 @@ async def ensure_default_org(*, slug: str, name: str) -> Organization:
         return found
 
 
+# Read for every chat message (allowed providers, budget); every write of an existing
+# organization here invalidates it on all instances (server/lookups.py).
+_cache: InvalidatedCache[Organization] = InvalidatedCache("orgs:changed", max_items=5_000)
+
+
+def attach_cache(cluster: Cluster) -> None:
+    _cache.attach(cluster)
+
+
+def detach_cache(cluster: Cluster) -> None:
+    _cache.detach(cluster)
+
+
 async def get_org(*, org_id: PydanticObjectId) -> Organization | None:
     return await Organization.get(org_id)
+
+
+async def cached_org(*, org_id: PydanticObjectId) -> Organization | None:
+    """`get_org` from this process's cache, invalidated on every instance by `update_org`.
+    The document is shared: never mutate it."""
+    return await _cache.get(org_id, lambda: Organization.get(org_id))
 
 
 async def find_by_slug(*, slug: str) -> Organization | None:
     """Served by the unique `slug` index."""
     return await Organization.find_one({"slug": slug})
+
+
+async def find_by_sso_domain(*, domain: str) -> Organization | None:
+    """The organization whose `sso_domains` lists `domain` (lower-case), served by the unique
+    `sso_domains_unique` index: at most one."""
+    return await Organization.find_one({"sso_domains": domain.lower()})
 
 
 def draft_org(*, name: str, slug: str) -> Organization:
@@ -81,11 +108,19 @@ async def update_org(
     """Applies `changes` in one `$set` and returns the stored values it replaced (the raw
     document before) with the organization after; None if there is no such organization.
     One atomic update, so the "before" an audit entry names is the true one."""
-    before = await Organization.get_pymongo_collection().find_one_and_update(
-        {"_id": org_id}, {"$set": changes}, return_document=ReturnDocument.BEFORE
-    )
+    try:
+        before = await Organization.get_pymongo_collection().find_one_and_update(
+            {"_id": org_id}, {"$set": changes}, return_document=ReturnDocument.BEFORE
+        )
+    except DuplicateKeyError as exc:
+        # The only unique field an update can touch: `sso_domains_unique` decides, race-free.
+        raise Conflict(
+            "One of these SSO domains belongs to another organization.",
+            code="sso_domain_taken",
+        ) from exc
     if before is None:
         return None
+    await _cache.invalidate(org_id)
     after = await Organization.get(org_id)
     if after is None:
         return None

@@ -2,7 +2,9 @@
 
 Every award inserts an `XpEvent` whose unique (user, source, source_id) key is the idempotency
 key, and only the insert's winner `$inc`s the `Progress` totals: a duplicate key means "already
-awarded". Streaks move by conditional updates that name the state they were computed from;
+awarded". The chat award within the daily cap is the one exception, folded into the message's
+count (one compare-and-set on the day's counter hands out each slot once, so its ledger insert
+follows; issue 20). Streaks move by conditional updates that name the state they were computed from;
 achievements unlock by inserting a `UserAchievement` under a unique index. Nothing reads a
 counter, changes it and writes it back, so concurrent events on any number of instances never
 lose or double an award.
@@ -23,11 +25,14 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
+from pymongo import InsertOne
 from pymongo.errors import DuplicateKeyError
 
 from models import Message, Progress, User, UserAchievement, XpEvent
 from models.common import utcnow
 from server.events import AchievementUnlocked, ServerEvent, XpGained
+from server.mongo import GroupCommit
 from server.progress import catalog_store, levels, store, summary
 from server.progress.catalog import AchievementSpec, Catalog
 from server.progress.hooks import Notifier, WeeklyBoard
@@ -44,6 +49,8 @@ DAILY_GOAL_XP_REWARD: Final = 10
 GOAL_SOURCES: Final = frozenset({"chat", "quiz"})
 DAYS_KEPT: Final = store.DAYS_KEPT
 _CLOSE_SECONDS: Final = 5.0
+_DUPLICATE_KEY: Final = 11000
+_ledger_writes = GroupCommit(XpEvent.get_pymongo_collection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +124,10 @@ class ProgressService:
         beyond the cap are never awarded, however many messages race."""
         moment = Moment.of(user, at or utcnow())
         day = moment.day.isoformat()
-        progress = await store.touch(moment, inc={"chat_messages": 1, f"days.{day}.messages": 1})
+        counts = {"chat_messages": 1, f"days.{day}.messages": 1}
+        if await self._count_with_xp(moment, counts):
+            return
+        progress = await store.touch(moment, inc=counts)
         counters = progress.days.get(day)
         slot = counters.messages if counters else 1
         progress = await self._advance_streak(moment, progress) or progress
@@ -160,7 +170,65 @@ class ProgressService:
         if progress is not None:
             await self._check_achievements(Moment.of(user, at or utcnow()), progress)
 
+    async def _count_with_xp(self, moment: Moment, counts: dict[str, int]) -> bool:
+        """The common case in one update: the message counted and its chat XP added together,
+        when today's count is under the cap (the update's filter, so it is a compare-and-set:
+        the slot it yields is ours alone and within the cap). Then the ledger event records
+        the award. False: over the cap or no progress yet; the caller takes the general path.
+        """
+        if self._chat_cap < 1:
+            return False
+        day = moment.day.isoformat()
+        increments = self._increments(moment, CHAT_XP, "chat")
+        progress = await store.count_under_cap(moment, inc=counts | increments, cap=self._chat_cap)
+        if progress is None:
+            return False
+        counters = progress.days.get(day)
+        source_id = f"{day}:{counters.messages if counters else 1}"
+        take_back = {"$inc": {k: -v for k, v in increments.items()}}
+        try:
+            recorded = await self._ledger(moment, CHAT_XP, "chat", source_id)
+        except Exception:
+            # No ledger event, no XP: the totals never hold an award the ledger lacks.
+            await store.update(moment, take_back)
+            raise
+        if not recorded:
+            # Only if the day's counter went backwards: never count the slot's XP twice.
+            await store.update(moment, take_back)
+            return True
+        progress = await self._advance_streak(moment, progress) or progress
+        await self._awarded(moment, CHAT_XP, "chat", source_id, progress)
+        return True
+
     # ---- writes -------------------------------------------------------------------------
+    def _increments(self, moment: Moment, amount: int, source: str) -> dict[str, int]:
+        """The totals an award of `amount` from `source` adds."""
+        day, week = moment.day.isoformat(), iso_week(moment.day)
+        increments = {"xp_total": amount, f"xp_by_week.{week}": amount, f"days.{day}.xp": amount}
+        if source in GOAL_SOURCES:
+            increments[f"days.{day}.goal_xp"] = amount
+        return increments
+
+    async def _ledger(self, moment: Moment, amount: int, source: str, source_id: str) -> bool:
+        """The award's ledger event; False: (user, source, source_id) was awarded before."""
+        event = XpEvent(
+            user_id=moment.user_id,
+            org_id=moment.user.org_id,
+            amount=amount,
+            source=source,
+            source_id=source_id,
+            local_day=moment.day.isoformat(),
+            week=iso_week(moment.day),
+        )
+        # Inserted with the other awards of the moment in one command (`GroupCommit`); the
+        # unique (user, source, source_id) index still refuses a second award.
+        (code,) = await _ledger_writes.submit([InsertOne(get_dict(event, to_db=True))])
+        if code == _DUPLICATE_KEY:
+            return False
+        if code is not None:
+            raise RuntimeError(f"the XP ledger insert failed with code {code}")
+        return True
+
     async def _award(
         self,
         moment: Moment,
@@ -173,33 +241,22 @@ class ProgressService:
     ) -> Award | None:
         """The ledger event first; only its inserter increments the totals (with `inc` and
         `set_` riding along), then notifies and checks what the new totals unlock."""
-        day = moment.day.isoformat()
-        week = iso_week(moment.day)
-        event = XpEvent(
-            user_id=moment.user_id,
-            org_id=moment.user.org_id,
-            amount=amount,
-            source=source,
-            source_id=source_id,
-            local_day=day,
-            week=week,
-        )
-        try:
-            await event.insert()
-        except DuplicateKeyError:
+        if not await self._ledger(moment, amount, source, source_id):
             return None
-        increments: dict[str, int] = {
-            "xp_total": amount,
-            f"xp_by_week.{week}": amount,
-            f"days.{day}.xp": amount,
-        }
-        if source in GOAL_SOURCES:
-            increments[f"days.{day}.goal_xp"] = amount
+        increments = self._increments(moment, amount, source)
         increments.update(inc or {})
         update: dict[str, Any] = {"$inc": increments}
         if set_:
             update["$set"] = dict(set_)
         progress = await store.update(moment, update)
+        return await self._awarded(moment, amount, source, source_id, progress)
+
+    async def _awarded(
+        self, moment: Moment, amount: int, source: str, source_id: str, progress: Progress
+    ) -> Award:
+        """What follows an award written into `progress`: the weekly board, the learner's
+        `xp:gained`, then the daily goal and achievements."""
+        week = iso_week(moment.day)
         if self._leaderboards is not None:
             # The weekly total as this `$inc` wrote it: the board keeps the highest it has seen.
             await self._leaderboards.record(
@@ -214,7 +271,7 @@ class ProgressService:
             XpGained(amount=amount, source=source, xp_total=progress.xp_total, level=level),
         )
         await self._after_change(moment, progress)
-        return Award(amount, source, source_id, day, progress.xp_total, level)
+        return Award(amount, source, source_id, moment.day.isoformat(), progress.xp_total, level)
 
     async def _after_change(self, moment: Moment, progress: Progress) -> None:
         """The daily goal, then achievements, against totals just written."""

@@ -84,6 +84,19 @@ async def update(moment: Moment, update: dict[str, Any]) -> Progress:
     return Progress.model_validate(raw)
 
 
+async def count_under_cap(moment: Moment, *, inc: dict[str, int], cap: int) -> Progress | None:
+    """`inc` applied in one atomic update if today's message count is below `cap` (or not
+    started), returning the progress as written; None otherwise, or when the learner has no
+    progress yet (nothing is changed then)."""
+    field = f"days.{moment.day.isoformat()}.messages"
+    raw = await Progress.get_pymongo_collection().find_one_and_update(
+        {"user_id": moment.user_id, "$or": [{field: {"$lt": cap}}, {field: {"$exists": False}}]},
+        {"$inc": inc, "$set": {"updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return None if raw is None else Progress.model_validate(raw)
+
+
 async def touch(moment: Moment, *, inc: dict[str, int]) -> Progress:
     return await update(moment, {"$inc": inc} if inc else {})
 

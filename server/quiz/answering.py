@@ -32,13 +32,21 @@ from server.quiz.schemas import (
     XpChange,
 )
 from server.quiz.topics import topic_ref
+from server.quiz.visibility import visible_filter
 
 # XP for a right answer, once per question per local day (re-answering earns nothing more).
 QUIZ_XP: Final[Mapping[Difficulty, int]] = {"easy": 5, "medium": 8, "hard": 10}
 
 
-async def _question(question_id: str) -> Question:
-    question = await Question.get(object_id(question_id, question_not_found))
+async def _question(question_id: str, user: User) -> Question:
+    """The question if `user` may answer it: the global bank's or their organization's, and
+    for learners published (retired ones stay answerable for whoever was shown them). Any
+    other is 404, so another organization's questions cannot be probed."""
+    query = visible_filter(user.org_id, active_only=False)
+    if user.role in ("mentor", "admin"):
+        del query["status"]  # their organization's drafts, to try them before publishing
+    query["_id"] = object_id(question_id, question_not_found)
+    question = await Question.find_one(query)
     if question is None:
         raise question_not_found()
     return question
@@ -141,7 +149,7 @@ async def answer(
     id for a different question or option is a 409.
     """
     assert user.id is not None
-    question = await _question(body.question_id)
+    question = await _question(body.question_id, user)
     if body.option >= len(question.options):
         raise invalid_field(
             "option",

@@ -27,6 +27,7 @@ from models import Question, Topic
 from models.common import utcnow
 from models.question import Difficulty
 from server.memory.taxonomy import Taxonomy, load_taxonomy
+from server.quiz.visibility import fingerprint, visible_filter
 from server.seeding import SyncResult
 
 log = logging.getLogger("starguide.quiz")
@@ -43,6 +44,7 @@ CONTENT_FIELDS: Final = (
     "options",
     "answer",
     "explanation",
+    "fingerprint",
 )
 _DUPLICATE_KEY: Final = 11000
 
@@ -81,6 +83,8 @@ class QuestionSpec(BaseModel):
             "options": list(self.options),
             "answer": self.answer,
             "explanation": self.explanation,
+            # Organizations' questions are checked against it for duplicates.
+            "fingerprint": fingerprint(self.stem, self.options),
         }
 
 
@@ -197,7 +201,15 @@ async def sync_bank(questions: Sequence[QuestionSpec]) -> SyncResult:
     if missing:
         now = utcnow()
         documents = [
-            {"key": key, **wanted[key], "active": True, "created_at": now, "updated_at": now}
+            {
+                "key": key,
+                **wanted[key],
+                "active": True,
+                "org_id": None,  # the shared global bank
+                "status": "published",
+                "created_at": now,
+                "updated_at": now,
+            }
             for key in missing
         ]
         try:
@@ -318,4 +330,6 @@ async def seed_topics_if_empty() -> SyncResult | None:
 async def first_active_question(*, topic_id: str) -> Question | None:
     """The topic's active question with the smallest key: a stable pick for scripted answers
     (`seed --demo`), the same one on every run."""
-    return await Question.find_one({"topic_id": topic_id, "active": True}, sort=[("key", 1)])
+    return await Question.find_one(
+        {"topic_id": topic_id, **visible_filter(None)}, sort=[("key", 1)]
+    )

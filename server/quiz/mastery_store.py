@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any, Final
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from models import AppliedAnswer, MasteryPoint, Question, QuizAttempt, TopicMastery, TopicRef, User
 from models.common import utcnow
 from server.errors import ServiceUnavailable
-from server.mongo import upsert
 from server.quiz import mastery
 
 log = logging.getLogger("starguide.quiz")
@@ -48,25 +48,34 @@ def _outcome(entry: AppliedAnswer, due: datetime, *, applied_now: bool) -> Appli
 async def _stored_or_blank(
     key: dict[str, Any], user: User, topic: TopicRef, attempt: QuizAttempt
 ) -> dict[str, Any]:
-    """The learner's mastery of the topic, created race-free by a `$setOnInsert` upsert."""
+    """The learner's mastery of the topic, created race-free if missing: one `$setOnInsert`
+    upsert that returns the document (a no-op for an existing one), so a first answer costs
+    one command, not a read, an upsert and a re-read. Two first writers racing on the unique
+    (user_id, topic_id) index: the loser's retry matches the winner's document."""
+    assert user.id is not None
+    blank = TopicMastery(
+        user_id=user.id,
+        org_id=user.org_id,
+        topic_id=topic.id,
+        name=topic.name,
+        subject=topic.subject,
+        card=mastery.new_card(attempt.created_at),
+        due=attempt.created_at,
+    )
+    defaults = blank.model_dump(exclude={"id", "user_id", "topic_id", "revision_id"})
     collection = TopicMastery.get_pymongo_collection()
-    raw = await collection.find_one(key)
-    if raw is None:
-        assert user.id is not None
-        blank = TopicMastery(
-            user_id=user.id,
-            org_id=user.org_id,
-            topic_id=topic.id,
-            name=topic.name,
-            subject=topic.subject,
-            card=mastery.new_card(attempt.created_at),
-            due=attempt.created_at,
-        )
-        defaults = blank.model_dump(exclude={"id", "user_id", "topic_id", "revision_id"})
-        await upsert(collection, key, {"$setOnInsert": defaults})
-        raw = await collection.find_one(key)
-    assert raw is not None
-    return raw
+    for tries in range(2):
+        try:
+            raw = await collection.find_one_and_update(
+                key, {"$setOnInsert": defaults}, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            if tries:
+                raise
+            continue
+        if raw is not None:
+            return dict(raw)
+    raise AssertionError("an upsert returning the document after always returns one")
 
 
 def _write_for(
@@ -141,10 +150,9 @@ async def apply_attempt(
         if done is not None:
             return _outcome(done, current.due, applied_now=False)
         entry, update, due = _write_for(current, question, attempt)
-        written = await collection.find_one_and_update(
-            key | {"version": current.version}, update, return_document=ReturnDocument.AFTER
-        )
-        if written is not None:
+        # Only whether it matched matters: the outcome is computed, nothing is read back.
+        written = await collection.update_one(key | {"version": current.version}, update)
+        if written.matched_count:
             return _outcome(entry, due, applied_now=True)
         # Lost the race: back off a little (more after each loss), then recompute from fresh.
         await asyncio.sleep(secrets.randbelow(1 + min(tries, 10) * 2) / 1000)

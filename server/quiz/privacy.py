@@ -46,11 +46,19 @@ async def _delete(ctx: ErasureContext) -> None:
     for model in (QuizAttempt, TopicMastery):
         result = await model.get_pymongo_collection().delete_many({"user_id": ctx.user_id})
         ctx.report.add("deleted", collection_name(model), result.deleted_count)
+    # Questions a mentor wrote stay (they are the organization's), without their author.
+    unlinked = await Question.get_pymongo_collection().update_many(
+        {"created_by": ctx.user_id}, {"$set": {"created_by": None}}
+    )
+    ctx.report.add("updated", collection_name(Question), unlinked.modified_count)
 
 
 def register_privacy_steps(registry: PrivacyRegistry) -> None:
     registry.register_export("quiz", _export, collections=(QuizAttempt, TopicMastery, Question))
-    registry.holds_no_personal_data(Question, why="the question bank, the same for everyone")
+    registry.holds_no_personal_data(
+        Question,
+        why="the bank and organizations' questions; erasure unlinks their author (created_by)",
+    )
     registry.holds_no_personal_data(Topic, why="the syllabus, the same for everyone")
     registry.register_erase(
         "quiz.delete",

@@ -23,6 +23,14 @@ from pymongo import DESCENDING
 from models import TopicMastery
 from server.quiz import mastery
 from server.quiz.answering import QUIZ_XP, answer
+from server.quiz.drawing import (
+    Candidate,
+    answer_times,
+    due_topic_ids,
+    questions_by_ids,
+    test_candidates,
+)
+from server.quiz.mock_results import PaperAnswer, TopicOutcome, apply_test
 from server.quiz.picking import next_question, pick
 from server.quiz.schemas import TopicMasteryPublic
 from server.quiz.topics import exam_of, topic_ref
@@ -30,11 +38,19 @@ from server.quiz.topics import exam_of, topic_ref
 __all__ = [
     "QUIZ_XP",
     "TOPICS_SHOWN",
+    "Candidate",
+    "PaperAnswer",
+    "TopicOutcome",
     "answer",
+    "answer_times",
+    "apply_test",
+    "due_topic_ids",
     "exam_of",
     "next_question",
     "pick",
+    "questions_by_ids",
     "reviews_due",
+    "test_candidates",
     "topic_ref",
     "topics_for",
 ]

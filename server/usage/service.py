@@ -12,10 +12,17 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from beanie import PydanticObjectId
+from pymongo import UpdateOne
 
 from ai_router.results import Attempt
 from models import AiUsageDay
-from server.mongo import upsert
+from server.mongo import GroupCommit
+
+# After-reply writes: nobody waits on them but the reply's own task, so they linger a
+# little for the other replies' (one command for many under load).
+_day_writes = GroupCommit(
+    AiUsageDay.get_pymongo_collection, retry_duplicate_upserts=True, linger_s=0.1
+)
 
 SUMS: Final = ("requests", "input_tokens", "output_tokens", "cost_usd")
 
@@ -56,11 +63,15 @@ async def record_attempts(
             inc[name] = inc.get(name, 0) + value
         name = f"providers.{a.provider}.requests"
         inc[name] = inc.get(name, 0) + 1
-    await upsert(
-        AiUsageDay.get_pymongo_collection(),
+    # Sent with the other replies' counters of the moment, in one command (`GroupCommit`).
+    operation = UpdateOne(
         {"user_id": user_id, "day": day.isoformat()},
         {"$inc": inc, "$set": {"updated_at": at}, "$setOnInsert": {"org_id": org_id}},
+        upsert=True,
     )
+    (code,) = await _day_writes.submit([operation])
+    if code is not None:
+        raise RuntimeError(f"the usage counter upsert failed with code {code}")
 
 
 async def sums_by_day_and_provider(

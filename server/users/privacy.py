@@ -41,6 +41,7 @@ async def _disable(ctx: ErasureContext) -> None:
 async def _delete(ctx: ErasureContext) -> None:
     """Last: as long as the document exists, an admin can run the erasure again."""
     result = await User.get_pymongo_collection().delete_one({"_id": ctx.user_id})
+    await users_service.account_changed(user_id=ctx.user_id)
     ctx.report.add("deleted", collection_name(User), result.deleted_count)
 
 

@@ -1,5 +1,9 @@
 """The `users` collection's one owner: accounts, the learner's own profile, and the account
-switches admins use. Every other feature reads and writes users through these functions."""
+switches admins use. Every other feature reads and writes users through these functions.
+
+Every write of an existing account calls `_changed(user_id)` after it: `cached_user` (what
+authentication reads on every request and socket connect) is kept by invalidation across
+instances (`server/lookups.py`), so a write that skipped it would be seen late elsewhere."""
 
 from __future__ import annotations
 
@@ -16,11 +20,35 @@ from models import Profile, User
 from models.common import utcnow
 from models.user import Role
 from server.auth import sessions as auth_sessions
+from server.cluster import Cluster
 from server.errors import Conflict, ValidationFailed
+from server.lookups import InvalidatedCache
 from server.pagination import newest_first
 from server.users.schemas import ProfileUpdate, UserUpdate
 
 _REQUIRED_PROFILE_FIELDS = {"display_name", "timezone", "language"}
+_cache: InvalidatedCache[User] = InvalidatedCache("users:changed")
+
+
+def attach_cache(cluster: Cluster) -> None:
+    """The lifespan's control channel carries this process's invalidations to the others."""
+    _cache.attach(cluster)
+
+
+def detach_cache(cluster: Cluster) -> None:
+    _cache.detach(cluster)
+
+
+async def _changed(user_id: PydanticObjectId | None) -> None:
+    """After every write of an existing account: no instance serves the old one any more."""
+    if user_id is not None:
+        await _cache.invalidate(user_id)
+
+
+async def account_changed(*, user_id: PydanticObjectId) -> None:
+    """For a write made outside this module (erasure's delete, a test or script writing the
+    document directly): every instance reads the account afresh."""
+    await _changed(user_id)
 
 
 def _profile_changes(update: ProfileUpdate, fields: set[str]) -> dict[str, Any]:
@@ -46,6 +74,7 @@ async def update_me(*, user: User, update: UserUpdate) -> User:
     if changes:
         changes["updated_at"] = utcnow()
         await User.find_one(User.id == user.id).update({"$set": changes})
+        await _changed(user.id)
     refreshed = await User.get(user.id)
     assert refreshed is not None
     return refreshed
@@ -63,6 +92,7 @@ async def set_disabled(
     )
     if result.matched_count == 0:
         return False
+    await _changed(user_id)
     if disabled:
         await auth_sessions.end_all_sessions(state, user_id=user_id, reason="disabled")
     return True
@@ -71,6 +101,13 @@ async def set_disabled(
 async def get_user(*, user_id: PydanticObjectId) -> User | None:
     """The account by id, disabled or not (callers decide what a disabled account may do)."""
     return await User.get(user_id)
+
+
+async def cached_user(*, user_id: PydanticObjectId) -> User | None:
+    """`get_user` served from this process's cache (no database command when cached), kept
+    current by every write here invalidating it on all instances: what authentication reads
+    for every request and socket. The document is shared: never mutate it."""
+    return await _cache.get(user_id, lambda: User.get(user_id))
 
 
 async def find_by_email(*, email: str) -> User | None:
@@ -91,11 +128,13 @@ def draft_user(
     profile: Profile,
     role: Role = "learner",
     legacy_id: str | None = None,
+    user_id: PydanticObjectId | None = None,
 ) -> User:
     """A new account with its id, not stored: what `create_user` inserts, and what a dry run
-    (`import_profiles --dry-run`) plans with."""
+    (`import_profiles --dry-run`) plans with. `user_id`: an id chosen beforehand (single
+    sign-on links the provider's account to it before the account exists)."""
     return User(
-        id=PydanticObjectId(),
+        id=user_id or PydanticObjectId(),
         email=email.lower(),
         password_hash=password_hash,
         role=role,
@@ -113,6 +152,7 @@ async def create_user(
     profile: Profile,
     role: Role = "learner",
     legacy_id: str | None = None,
+    user_id: PydanticObjectId | None = None,
 ) -> User:
     """Inserts a new account. Race-free: the unique indexes on `email` and `legacy_id`
     decide between two concurrent sign-ups, and the loser gets 409 `email_taken`."""
@@ -123,6 +163,7 @@ async def create_user(
         profile=profile,
         role=role,
         legacy_id=legacy_id,
+        user_id=user_id,
     )
     try:
         return await user.insert()
@@ -141,6 +182,7 @@ async def set_role(*, user_id: PydanticObjectId, role: Role) -> Role | None:
     )
     if before is None:
         return None
+    await _changed(user_id)
     previous: Role = before["role"]
     return previous
 
@@ -150,7 +192,48 @@ async def set_password_hash(*, user_id: PydanticObjectId, password_hash: str) ->
     result = await User.get_pymongo_collection().update_one(
         {"_id": user_id}, {"$set": {"password_hash": password_hash, "updated_at": utcnow()}}
     )
+    await _changed(user_id)
     return result.matched_count == 1
+
+
+# An imported learner (`scripts/import_profiles.py`) nobody has taken over yet: a legacy id,
+# no password, not disabled. Claiming sets the password, so a claimed account never matches.
+UNCLAIMED: dict[str, Any] = {
+    "legacy_id": {"$type": "string"},
+    "password_hash": None,
+    "disabled": False,
+}
+
+
+def is_unclaimed(user: User) -> bool:
+    """`UNCLAIMED` for an account already read."""
+    return user.legacy_id is not None and user.password_hash is None and not user.disabled
+
+
+async def claim_account(
+    *, user_id: PydanticObjectId, email: str, password_hash: str, display_name: str | None
+) -> User | None:
+    """Gives an unclaimed imported account its email and password in one conditional update:
+    either all of it is written or nothing. None: the account is not (or no longer)
+    claimable. 409 `email_taken` from the unique email index when another account has taken
+    the address meanwhile (nothing changed then either)."""
+    changes: dict[str, Any] = {
+        "email": email.lower(),
+        "password_hash": password_hash,
+        "updated_at": utcnow(),
+    }
+    if display_name is not None:
+        changes["profile.display_name"] = display_name
+    try:
+        result = await User.get_pymongo_collection().update_one(
+            {"_id": user_id, **UNCLAIMED}, {"$set": changes}
+        )
+    except DuplicateKeyError as exc:
+        raise Conflict("An account with this email already exists.", code="email_taken") from exc
+    if result.modified_count == 0:
+        return None
+    await _changed(user_id)
+    return await User.get(user_id)
 
 
 def _search(q: str) -> dict[str, Any]:

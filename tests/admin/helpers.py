@@ -8,6 +8,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from models import User
+from server.users import service as users_service
 from tests.conftest import Api
 
 BASE = "/api/v1"
@@ -18,6 +19,8 @@ async def set_role(account: dict[str, Any], role: str) -> dict[str, Any]:
     await User.find_one(User.id == PydanticObjectId(account["user"]["id"])).update(
         {"$set": {"role": role}}
     )
+    # Written behind the service's back: announce it, as the service's own writes do.
+    await users_service.account_changed(user_id=PydanticObjectId(account["user"]["id"]))
     account["user"]["role"] = role
     return account
 

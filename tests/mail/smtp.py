@@ -20,6 +20,7 @@ from tests.conftest import free_port
 class Received:
     recipients: list[str]
     message: EmailMessage
+    raw: bytes = b""  # as it came over the wire, for clients that read links without decoding
 
 
 @dataclass
@@ -50,7 +51,7 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = cast(EmailMessage, message_from_bytes(envelope.content, policy=policy.default))
-        self.inbox.messages.append(Received(list(envelope.rcpt_tos), message))
+        self.inbox.messages.append(Received(list(envelope.rcpt_tos), message, envelope.content))
         return "250 OK"
 
 

@@ -7,14 +7,16 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from server.app import create_app
-from server.mail.service import send_mail
+from server.mail.service import build_message, send_mail
 from tests.conftest import _drop, make_settings
 from tests.mail.smtp import Inbox, body_text
 
@@ -146,3 +148,40 @@ async def test_durable_jobs_deliver_and_redis_holds_no_plaintext(
         [message] = await smtp_inbox.wait_for("meera@example.com")
         assert LINK in body_text(message)
         assert job_id
+
+
+async def test_links_arrive_verbatim_in_the_raw_mail(
+    mongo_url: str, tmp_path: Path, smtp_inbox: Inbox
+) -> None:
+    """A client that reads the link out of the mail as it arrived (a regex on the bytes, no
+    MIME decoding) must find the token itself: no quoted-printable `=3D` or soft line breaks
+    inside the link, in the plain-text and in the HTML part alike, even behind a long
+    PUBLIC_URL."""
+    link = "https://starguide.coaching-institute.example.com/reset?token=" + "Ab-_9" * 9
+    async with running_app(mongo_url, tmp_path, smtp_url=smtp_inbox.url) as app:
+        await send_mail(
+            state=app.state.ctx,
+            to="raw-reader@example.com",
+            template="password_reset",
+            values={"link": link},
+        )
+        await smtp_inbox.wait_for("raw-reader@example.com")
+    [received] = [r for r in smtp_inbox.messages if "raw-reader@example.com" in r.recipients]
+    raw = received.raw.decode("ascii")
+    assert raw.count(link) == 2, raw  # the plain-text part and the HTML part
+    assert "=3D" not in raw
+    assert max(len(line) for line in raw.splitlines()) <= 998  # RFC 5322's line limit
+
+
+def test_a_mail_carries_the_date_rfc_5322_requires() -> None:
+    """`Date` is one of the two fields every message must have (RFC 5322 §3.6); spam filters
+    score mails without it."""
+    message = build_message(
+        sender="StarGuide <a@example.org>",
+        to="b@example.com",
+        template="password_reset",
+        values={"link": LINK},
+    )
+    sent = parsedate_to_datetime(str(message["Date"]))
+    assert sent.tzinfo is not None
+    assert abs((sent - datetime.now(UTC)).total_seconds()) < 60

@@ -14,6 +14,7 @@ from bson import ObjectId
 from redis.asyncio import Redis
 
 from models import DOCUMENT_MODELS, AuditLog, Message, Question, User
+from server.users import service as users_service
 from tests.chat.helpers import message_body, new_conversation
 from tests.conftest import Api
 
@@ -49,6 +50,8 @@ async def set_role(me: dict[str, Any], role: str) -> None:
     await User.find_one(User.id == PydanticObjectId(me["user"]["id"])).update(
         {"$set": {"role": role}}
     )
+    # Written behind the service's back: announce it, as the service's own writes do.
+    await users_service.account_changed(user_id=PydanticObjectId(me["user"]["id"]))
 
 
 async def new_learner(api: Api, name: str) -> Learner:

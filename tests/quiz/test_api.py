@@ -229,6 +229,68 @@ async def test_without_an_exam_or_once_it_is_exhausted_any_question(
     assert other["reason"] == "any" and other["question"]["id"] != str(bank["pre-m"].id)
 
 
+async def _due_topic(user: User, topic_id: str, due: datetime) -> None:
+    assert user.id is not None
+    await TopicMastery(
+        user_id=user.id,
+        topic_id=topic_id,
+        name=topic_id,
+        subject=topic_id.split(".")[0],
+        card=mastery.new_card(due),
+        due=due,
+    ).insert()
+
+
+def _attempt(user: User, q: Question, at: datetime) -> QuizAttempt:
+    assert user.id is not None and q.id is not None
+    return QuizAttempt(
+        user_id=user.id,
+        org_id=user.org_id,
+        question_id=q.id,
+        topic_id=q.topic_id,
+        option=0,
+        correct=False,
+        local_day=at.date().isoformat(),
+        created_at=at,
+    )
+
+
+async def test_due_topics_are_tried_in_order_from_one_read(
+    api: Api, bank: dict[str, Question]
+) -> None:
+    """The due topics' candidates are read together: the earliest due topic whose questions
+    were all answered lately is passed over for the next one, never for a later step."""
+    me = await api.register(exam="JEE")
+    user = await _user(me)
+    now = utcnow()
+    await _due_topic(user, "chemistry.mole_concept", now - timedelta(hours=3))
+    await _due_topic(user, "physics.kinematics", now - timedelta(hours=2))
+    await _due_topic(user, "physics.vectors", now - timedelta(hours=1))
+    await QuizAttempt.insert_many(
+        [_attempt(user, bank[k], now - timedelta(minutes=5)) for k in ("mole-e", "mole-m", "kin-e")]
+    )
+    due = await _next(api, me)
+    assert due["reason"] == "review_due"
+    assert due["question"]["id"] == str(bank["kin-m"].id)
+
+
+async def test_a_learner_with_more_answers_than_one_read_still_skips_recent_ones(
+    api: Api, bank: dict[str, Question]
+) -> None:
+    """Over `_RECENT_LIMIT` answers in a day: the shared read of recent answers is cut, so a
+    topic reads its own; an answer older than the newest thousand still counts as recent."""
+    me = await api.register(exam="JEE")
+    user = await _user(me)
+    now = utcnow()
+    await _due_topic(user, "physics.kinematics", now - timedelta(hours=1))
+    old = [_attempt(user, bank[k], now - timedelta(hours=2)) for k in ("kin-e", "kin-m")]
+    newer = [_attempt(user, bank["vec-e"], now - timedelta(seconds=i)) for i in range(1, 1001)]
+    await QuizAttempt.insert_many(old + newer)
+    served = await _next(api, me)
+    assert served["reason"] == "new_topic"
+    assert served["question"]["topic"]["id"] != "physics.kinematics"
+
+
 async def test_a_bank_run_dry_repeats_the_oldest_then_404s(
     api: Api, bank: dict[str, Question]
 ) -> None:

@@ -4,24 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from beanie import PydanticObjectId, init_beanie
+from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import AuditLog, Conversation, LearnerTopic, Message, User
+from models import (
+    DOCUMENT_MODELS,
+    AuditLog,
+    Conversation,
+    LearnerTopic,
+    Message,
+    PasswordResetToken,
+    Profile,
+    User,
+)
 from scripts import import_profiles
 from server.auth import service as auth_service
 from server.auth.passwords import Passwords
 from server.auth.schemas import LoginRequest
 from server.auth.throttle import LoginThrottle, limits_storage
+from server.auth.tokens import hash_token
 from server.config import Settings
 from server.errors import Unauthorized
+from server.jobs import build_job_queue
+from server.mail import service as mail_service
 from server.memory import service as memory
 from server.memory.taxonomy import load_taxonomy
+from server.users import service as users_service
+from tests.mail.smtp import Inbox, body_text, smtp_inbox
 from tests.scripts.conftest import Run, collection_counts
+
+__all__ = ["smtp_inbox"]  # the fixture, for this module
 
 RAVI: dict[str, Any] = {
     "user_id": "user_123",
@@ -215,3 +235,117 @@ async def test_exit_codes(script_settings: Settings, legacy_dir: Path, tmp_path:
     assert await asyncio.to_thread(main, str(tmp_path)) == 2  # no *.json files
     (tmp_path / "meena.json").write_text(json.dumps(MEENA))
     assert await asyncio.to_thread(main, str(tmp_path), "--dry-run") == 0
+
+
+# --invite: claim invitations through the same service as the API, to a real SMTP server.
+
+CLAIM_RE = re.compile(r"/claim\?token=([A-Za-z0-9_\-]+)")
+
+
+def _invite_dir(base: Path, tag: str, taken_email: str | None = None) -> tuple[Path, str]:
+    """Four learners: one with an email, one without, one with a broken address, and one
+    whose address another account has (when `taken_email` is given)."""
+    directory = base / f"invite-{tag}"
+    directory.mkdir()
+    email = f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
+    profiles = {
+        "asha.json": {"user_id": f"asha_{tag}", "name": "Asha", "email": email},
+        "bina.json": {"user_id": f"bina_{tag}", "name": "Bina"},
+        "chitra.json": {"user_id": f"chitra_{tag}", "name": "Chitra", "email": "not-an-address"},
+    }
+    if taken_email is not None:
+        profiles["dev.json"] = {"user_id": f"dev_{tag}", "name": "Dev", "email": taken_email}
+    for name, profile in profiles.items():
+        (directory / name).write_text(json.dumps(profile))
+    return directory, email
+
+
+async def _run_with_mail(
+    settings: Settings, db: AsyncDatabase[Any], inbox: Inbox, *argv: str
+) -> Any:
+    args = import_profiles.build_parser().parse_args(list(argv))
+    mailing = settings.model_copy(update={"smtp_url": SecretStr(inbox.url)})
+    try:
+        return await import_profiles.run(args, mailing)
+    finally:
+        await init_beanie(database=db, document_models=DOCUMENT_MODELS)
+
+
+async def test_dry_run_invite_reports_and_sends_nothing(
+    script_settings: Settings, db: AsyncDatabase[Any], tmp_path: Path, smtp_inbox: Inbox
+) -> None:
+    directory, email = _invite_dir(tmp_path, "dry")
+    before = await collection_counts(db)
+    summary = await _run_with_mail(
+        script_settings, db, smtp_inbox, str(directory), "--dry-run", "--invite"
+    )
+    invitations = summary.rows["invitations"]
+    assert (invitations.created, invitations.skipped) == (1, 1)
+    assert "chitra.json" in {n.name for n in summary.notes if n.outcome == "skipped"}
+    assert await collection_counts(db) == before
+    await asyncio.sleep(0.5)
+    assert smtp_inbox.to(email) == []
+
+
+async def test_invite_mails_claim_links_once(
+    script_settings: Settings, db: AsyncDatabase[Any], tmp_path: Path, smtp_inbox: Inbox
+) -> None:
+    await users_service.create_user(
+        email="taken@example.com",
+        password_hash=None,
+        org_id=PydanticObjectId(),
+        profile=Profile(display_name="Taken"),
+    )
+    directory, email = _invite_dir(tmp_path, "send", taken_email="taken@example.com")
+
+    summary = await _run_with_mail(script_settings, db, smtp_inbox, str(directory), "--invite")
+    invitations = summary.rows["invitations"]
+    assert (invitations.created, invitations.skipped, invitations.failed) == (1, 2, 0)
+    reasons = {n.name: n.reason for n in summary.notes}
+    assert "email_taken" in reasons["dev.json"]
+    assert "taken@example.com" not in str(summary.notes)
+    # Sent before the script returned (no Redis: from the script's own process).
+    assert len(smtp_inbox.to(email)) == 1
+    match = CLAIM_RE.search(body_text(smtp_inbox.to(email)[0]))
+    assert match
+    asha = await User.find_one({"legacy_id": "asha_send"})
+    assert asha is not None and asha.password_hash is None
+    token = await PasswordResetToken.find_one({"token_hash": hash_token(match.group(1))})
+    assert token is not None
+    assert (token.user_id, token.purpose, token.email) == (asha.id, "claim", email)
+    entries = await AuditLog.find({"action": "auth.claim_invite"}).to_list()
+    assert [(e.target_id, e.actor_id, e.details) for e in entries] == [
+        (str(asha.id), None, {"via": "import_profiles"})
+    ]
+    assert email not in str([e.model_dump() for e in entries])
+
+    again = await _run_with_mail(script_settings, db, smtp_inbox, str(directory), "--invite")
+    assert again.rows["invitations"].unchanged == 1
+    assert again.rows["invitations"].created == 0
+    await asyncio.sleep(0.5)
+    assert len(smtp_inbox.to(email)) == 1
+
+
+@pytest.mark.slow
+async def test_invite_with_redis_queues_mail_for_the_workers(
+    script_settings: Settings,
+    db: AsyncDatabase[Any],
+    tmp_path: Path,
+    smtp_inbox: Inbox,
+    redis_url: str,
+) -> None:
+    directory, email = _invite_dir(tmp_path, "durable")
+    durable = script_settings.model_copy(update={"redis_url": redis_url})
+    summary = await _run_with_mail(durable, db, smtp_inbox, str(directory), "--invite")
+    assert summary.rows["invitations"].created == 1
+    assert any("queued in Redis" in line for line in summary.footer)
+    # The script has left; a worker (any server instance) delivers what it queued.
+    worker = build_job_queue(durable, run_workers=True)
+    mail_service.register_jobs(worker)
+    await worker.start(
+        SimpleNamespace(settings=durable.model_copy(update={"smtp_url": SecretStr(smtp_inbox.url)}))
+    )
+    try:
+        await smtp_inbox.wait_for(email, timeout=30)
+    finally:
+        await worker.aclose()

@@ -9,6 +9,7 @@ from fastapi import Depends
 
 from models import User
 from server.deps import require_role
+from server.users import service as users_service
 from tests.conftest import Api
 
 
@@ -24,6 +25,8 @@ async def test_require_role_allows_listed_roles_only(api: Api, app: Any) -> None
     await User.find_one(User.id == PydanticObjectId(learner["user"]["id"])).update(
         {"$set": {"role": "mentor"}}
     )
+    # Written behind the service's back: announce it, as the service's own writes do.
+    await users_service.account_changed(user_id=PydanticObjectId(learner["user"]["id"]))
     allowed = await api.client.get("/api/v1/_test/mentors", headers=learner["auth"])
     assert allowed.status_code == 200 and allowed.json() == {"role": "mentor"}
     anonymous = await api.client.get("/api/v1/_test/mentors")

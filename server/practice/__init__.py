@@ -1,0 +1,1 @@
+"""Exam practice: timed mock tests (`mock_tests`) and group assignments (`assignments`)."""

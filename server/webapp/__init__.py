@@ -1,0 +1,1 @@
+"""The learner's web app: static files of our own, served at `/` (docs/WEBAPP.md)."""

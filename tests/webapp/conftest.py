@@ -1,0 +1,235 @@
+"""Browser tests of the web app: one real server and one real Chromium for the whole run.
+
+The server is `python -m server` in a child process (the embedded or session MongoDB, a fresh
+database and data dir, the offline mentor slowed to 30 ms a word so streaming is visible).
+The browser is Debian's Chromium driven by Playwright (never `playwright install`: nothing is
+downloaded). Each test gets its own browser context (fresh storage) and fails on any console
+error or uncaught exception of its pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
+
+from server.config import Settings
+from tests.auth.oidc_peer import OpenIdProvider
+from tests.conftest import TEST_JWT_SECRET, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / ".data" / "screenshots"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PASSWORD = "correct horse battery"
+SSO_PROVIDER = "school"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+expect.set_options(timeout=15_000)
+
+
+def _clean_env() -> dict[str, str]:
+    """The parent's environment without any of our settings (no stray keys or URLs)."""
+    ours = {name.upper() for name in Settings.model_fields}
+    return {k: v for k, v in os.environ.items() if k.upper() not in ours}
+
+
+class WebServer:
+    """One StarGuide instance serving the web app, in its own process."""
+
+    def __init__(self, *, mongo_url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        # A real OpenID provider (tests/node), offered as "School" on the login page.
+        self.op = OpenIdProvider(
+            free_port(), [f"{self.url}/api/v1/auth/oidc/{SSO_PROVIDER}/callback"]
+        )
+        sso = {
+            "issuer": self.op.issuer,
+            "client_id": "starguide",
+            "client_secret": "starguide-secret",
+        }
+        self.log_path = data_dir / "server.log"
+        self.env = _clean_env() | {
+            "ENVIRONMENT": "test",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "DATA_DIR": str(data_dir),
+            "MONGODB_URL": mongo_url,
+            "MONGODB_DB": f"webapp_{uuid.uuid4().hex[:10]}",
+            "JWT_SECRET": TEST_JWT_SECRET,
+            "AI_PROVIDERS": "offline",
+            # Slow enough that a reply visibly grows and can be stopped half-way.
+            "OFFLINE_TOKEN_DELAY_MS": "30",
+            "PUBLIC_URL": self.url,
+            "CORS_ORIGINS": self.url,
+            "AI_DAILY_BUDGET_USD": "none",
+            "CHAT_FLUSH_SECONDS": "0.2",
+            "SIGNUP_RATE_LIMIT": "100000/hour",
+            "LOGIN_RATE_LIMIT": "100000/hour",
+            "OIDC_PROVIDERS": json.dumps({SSO_PROVIDER: sso}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> WebServer:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - start-up only
+            [sys.executable, "-m", "server"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+        )
+        deadline = time.monotonic() + 90
+        async with httpx.AsyncClient(timeout=2) as client:
+            while True:
+                if self.proc.poll() is not None:
+                    pytest.fail(f"the server exited:\n{self.log_tail()}")
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    pytest.fail(f"the server did not become ready:\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.op.stop)
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            await asyncio.to_thread(self.proc.wait, 15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def rest(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=f"{self.url}/api/v1", timeout=30)
+
+
+@pytest.fixture(scope="session")
+async def server(
+    mongo_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[WebServer]:
+    web = WebServer(mongo_url=mongo_url, data_dir=tmp_path_factory.mktemp("webapp"))
+    try:
+        await web.start()
+        yield web
+    finally:
+        await web.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():  # noqa: ASYNC240 - once per run, before anything starts
+        pytest.fail(
+            f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does); "
+            "never `playwright install`"
+        )
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+class Watched:
+    """A page and the console errors and uncaught exceptions seen on it."""
+
+    def __init__(self, context: BrowserContext, page: Page, origin: str) -> None:
+        self.context = context
+        self.origin = origin
+        self.page = page
+        self.errors: list[str] = []
+        # URLs whose error status a test provokes on purpose (a wrong password's 401): Chromium
+        # logs "Failed to load resource" for them, which is not a fault of the app.
+        self.expected_failures: set[str] = set()
+        page.on("console", self.on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+
+    def on_console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        if url and not url.startswith(self.origin):
+            return  # another site's page (the OpenID provider's login form), not the app
+        if message.text.startswith("Failed to load resource") and any(
+            url.endswith(path) for path in self.expected_failures
+        ):
+            return
+        self.errors.append(f"console: {message.text} ({message.location})")
+
+
+@pytest.fixture
+async def watched(browser: Browser, server: WebServer) -> AsyncIterator[Watched]:
+    """A fresh context (its own storage) at phone size; any console error fails the test."""
+    context = await browser.new_context(viewport=PHONE, base_url=server.url)
+    watched = Watched(context, await context.new_page(), server.url)
+    try:
+        yield watched
+    finally:
+        await context.close()
+    if watched.errors:
+        pytest.fail("console errors in the web app:\n" + "\n".join(watched.errors))
+
+
+@pytest.fixture
+def page(watched: Watched) -> Page:
+    return watched.page
+
+
+def new_email() -> str:
+    return f"learner-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def sign_up(page: Page, *, name: str = "Asha", email: str | None = None) -> str:
+    """Sign up through the form, as a new learner would; returns the email."""
+    email = email or new_email()
+    await page.goto("/")
+    await expect(page.get_by_role("button", name="Create account")).to_be_visible()
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    await expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+    return email
+
+
+async def stored_refresh_token(page: Page) -> str | None:
+    token = await page.evaluate("localStorage.getItem('starguide.refresh_token')")
+    return token if isinstance(token, str) else None
