@@ -309,7 +309,7 @@ class Runner:
         question, user = job.question, job.user
         if job.learn and user.id is not None:
             evidence = memory.assess(text=question.content, topics=question.topics, earlier=earlier)
-            await memory.record(user.id, evidence, at=utcnow())
+            await memory.record(user.id, evidence, at=utcnow(), after_reply=True)
 
     # ---- following a reply ----------------------------------------------------------------
     async def wait_final(self, exchange: Exchange) -> Exchange:

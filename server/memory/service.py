@@ -120,19 +120,27 @@ def assess(
     return evidence
 
 
+# Interactive writes (a quiz answer, a mock test's result: a request waits) go at once, with
+# whatever else is being written at that moment.
+_topic_writes = GroupCommit(LearnerTopic.get_pymongo_collection, retry_duplicate_upserts=True)
 # After-reply writes: nobody waits on them but the reply's own task, so they linger a
 # little for the other replies' (one command for many under load).
-_topic_writes = GroupCommit(
+_after_reply_writes = GroupCommit(
     LearnerTopic.get_pymongo_collection, retry_duplicate_upserts=True, linger_s=0.1
 )
 
 
 async def record(
-    user_id: PydanticObjectId, evidence: Sequence[Evidence], *, at: datetime | None = None
+    user_id: PydanticObjectId,
+    evidence: Sequence[Evidence],
+    *,
+    at: datetime | None = None,
+    after_reply: bool = False,
 ) -> None:
-    """One atomic upsert per piece of evidence, sent together (and with other replies'
+    """One atomic upsert per piece of evidence, sent together (and with other writers'
     evidence: `GroupCommit`); concurrent writers never lose an increment (a first insert that
-    loses a race is retried and then matches)."""
+    loses a race is retried and then matches). `after_reply`: nobody waits for it (the chat's
+    after-reply work), so it may linger 100 ms to share a command with other replies'."""
     if not evidence:
         return
     at = at or utcnow()
@@ -160,7 +168,8 @@ async def record(
             )
         )
     # With the other replies' evidence written at the same moment, in one command.
-    failed = [code for code in await _topic_writes.submit(operations) if code is not None]
+    writes = _after_reply_writes if after_reply else _topic_writes
+    failed = [code for code in await writes.submit(operations) if code is not None]
     if failed:
         raise RuntimeError(f"learner topic upserts failed with codes {sorted(set(failed))}")
 
