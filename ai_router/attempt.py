@@ -78,26 +78,36 @@ class ProviderAttempt:
         closes the provider stream, so the rest is never read (a provider ignoring
         `max_tokens` cannot make us hold megabytes).
         """
-        run, state = self.run, self.state
+        run, state, cand, seam = self.run, self.state, self.cand, self._seam
         total_deadline, idle_s = run.total_deadline, self._timeouts.idle_s
-        loop = asyncio.get_running_loop()
+        reply, raw_limit, deliver_text = run.reply, self._raw_limit, run.deliver_text
+        clock = asyncio.get_running_loop().time
         async with aclosing(self._provider.stream(self._call())) as upstream:
             # One timer for the attempt, moved per chunk (ai_router/deadline.py).
             deadline = Deadline(min(state.t0 + self._timeouts.first_token_s, total_deadline))
+            wait, move = deadline.next, deadline.move
             try:
                 while True:
                     try:
-                        event = await deadline.next(upstream)
+                        event = await wait(upstream)
                     except StopAsyncIteration:
                         break
                     except TimeoutError:
                         raise self._timeout_error(deadline.at >= total_deadline) from None
-                    if isinstance(event, str):
-                        now = loop.time()
-                        deadline.move(min(now + idle_s, total_deadline))
-                        for delivered in self._relay_text(event, now):
-                            yield delivered
-                        if run.reply.full or state.raw_chars >= self._raw_limit:
+                    if type(event) is str or isinstance(event, str):
+                        now = clock()
+                        move(min(now + idle_s, total_deadline))
+                        if seam is None:  # no continuation: the text goes straight out
+                            if state.ttft is None:
+                                state.ttft = now - state.t0
+                            state.raw_chars += len(event)
+                            delta = deliver_text(event, cand, state)
+                            if delta is not None:
+                                yield delta
+                        else:
+                            for delivered in self._relay_text(event, now):
+                                yield delivered
+                        if reply.chars >= reply.limit or state.raw_chars >= raw_limit:
                             self._cut()
                             break
                     elif isinstance(event, ProviderUsage):

@@ -43,11 +43,12 @@ class Deadline:
 
     async def next(self, source: AsyncIterator[T]) -> T:
         """`anext(source)`, raising TimeoutError when the deadline passes first."""
-        if self._loop.time() >= self.at:
+        loop = self._loop
+        if loop.time() >= self.at:
             raise TimeoutError
         if self._handle is None:
-            self._handle = self._loop.call_at(self.at, self._fire)
-        task = asyncio.current_task()  # whoever waits now is the one to interrupt
+            self._handle = loop.call_at(self.at, self._fire)
+        task = asyncio.current_task(loop)  # whoever waits now is the one to interrupt
         assert task is not None
         self._task = task
         cancelling = task.cancelling()

@@ -84,7 +84,18 @@ class Planner:
             for tier in ("strong", "fast"):
                 # Wanted tier first, then the others by window (largest first) as alternates.
                 self._by_tier[(provider, tier)] = _tier_order(specs, tier)
-        self._routes = config.task_routes
+        # Per task: each provider's tier, the default tier and the provider order. They only
+        # depend on the config, so they are worked out once, not per plan (issue 20).
+        self._task_orders: dict[TaskType, tuple[dict[str, Tier], Tier, tuple[str, ...]]] = {}
+        for task in TaskType:
+            route = config.task_routes.get(task, ())
+            tiers: dict[str, Tier] = {}
+            for provider, tier in route:
+                tiers.setdefault(provider, tier)
+            order = [p for p, _ in route]
+            order.extend(p for p in enabled if p not in tiers and p != OFFLINE)
+            default_tier: Tier = route[0][1] if route else "strong"
+            self._task_orders[task] = (tiers, default_tier, tuple(order))
 
     def allowed(self, allowed_providers: tuple[str, ...] | None) -> frozenset[str]:
         """Providers a request may use: enabled here and, when given, allowed by its
@@ -107,13 +118,7 @@ class Planner:
         allowed = self.allowed(request.allowed_providers)
         if request.allowed_providers is not None:
             notes.append(f"organization allows {', '.join(sorted(allowed)) or 'nothing'}")
-        route = self._routes.get(task, ())
-        tiers: dict[str, Tier] = {}
-        for provider, tier in route:
-            tiers.setdefault(provider, tier)
-        default_tier: Tier = route[0][1] if route else "strong"
-        order: list[str] = [p for p, _ in route]
-        order.extend(p for p in self._enabled if p not in tiers and p != OFFLINE)
+        tiers, default_tier, order = self._task_orders[task]
 
         explicit, preferred = request.provider, request.preferred_provider
         if explicit and explicit not in allowed:

@@ -94,13 +94,29 @@ class RouteRun:
                 cand.provider,
                 cand.model,
             )
-        text = self.reply.take(out.text) if out.text else ""
-        if text:
-            if self.ttft is None:
-                self.ttft = time.perf_counter() - self.started
-            state.sent += 1
-            events.append(TextDelta(text, cand.provider, cand.model))
+        if out.text:
+            delta = self.deliver_text(out.text, cand, state)
+            if delta is not None:
+                events.append(delta)
         return events
+
+    def deliver_text(self, text: str, cand: Candidate, state: AttemptState) -> TextDelta | None:
+        """The delta for `text` (as much of it as the length cap lets through), or None.
+        Called per chunk, so it builds nothing else (issue 20)."""
+        reply = self.reply
+        if not text:
+            return None
+        if reply.chars + len(text) > reply.limit:
+            text = reply.take(text)
+            if not text:
+                return None
+        else:
+            reply.parts.append(text)
+            reply.chars += len(text)
+        if self.ttft is None:
+            self.ttft = time.perf_counter() - self.started
+        state.sent += 1
+        return TextDelta(text, cand.provider, cand.model)
 
     def result(self, cand: Candidate, finish: FinishReason) -> ChatResult:
         return ChatResult(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from ai_router.topics import Subject, keyword_hits, subject_of
+from ai_router.topics import Subject, keyword_counts, subject_of
 
 
 class TaskType(StrEnum):
@@ -35,9 +35,9 @@ _STEP_SUBJECTS: Final[frozenset[str]] = frozenset({"physics", "chemistry", "math
 def classify(message: str) -> Classification:
     """Classify with a single keyword scan; cheap enough for the planning budget."""
     if "```" in message:
-        counts, _ = keyword_hits(message)
+        counts = keyword_counts(message)
         return Classification(TaskType.CODE, subject_of(counts))
-    counts, _ = keyword_hits(message)
+    counts = keyword_counts(message)
     subject = subject_of(counts)
     if counts.get("code", 0) >= 1 and counts.get("code", 0) >= counts.get(subject or "", 0):
         return Classification(TaskType.CODE, subject)

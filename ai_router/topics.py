@@ -2,7 +2,7 @@
 
 Keywords ending in `*` match as word prefixes ("integra*" matches integral, integrate);
 others match whole words only, so short ones ("sin", "ph") do not fire inside other words.
-One compiled regex with a named group per label keeps classification to a single scan.
+One compiled regex, branched on the first character, keeps classification to a single scan.
 """
 
 from __future__ import annotations
@@ -328,29 +328,62 @@ def _pattern(word: str) -> str:
     return re.escape(word) + r"(?![\w])"
 
 
-def _group(label: str, words: tuple[str, ...]) -> str:
-    # Longest first so "potential energy" wins over shorter alternatives.
-    alternatives = "|".join(_pattern(w) for w in sorted(words, key=len, reverse=True))
-    return f"(?P<{label}>(?<![\\w])(?:{alternatives}))"
+def _compile(keywords: dict[str, tuple[str, ...]]) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """One regex for all labels, and the label of each of its capturing groups.
+
+    Same matches as one alternation of every label's words in table order (each label's
+    longest first, so "potential energy" wins over shorter alternatives), but branched on the
+    keyword's first character: at a word start the engine only tries the few words that can
+    match there instead of all of them (4x faster planning, issue 20). A label's words that
+    share a first character form one capturing group, in label order, so the first match is
+    the same one; `lastindex` names the group.
+    """
+    buckets: dict[str, dict[str, list[str]]] = {}
+    for label, words in keywords.items():
+        for word in sorted(words, key=len, reverse=True):
+            buckets.setdefault(word[0].lower(), {}).setdefault(label, []).append(word)
+    labels: list[str] = [""]  # group 0 is the whole match
+    items = list(buckets.items())
+    # Two levels (a few first characters, then one): fewer lookaheads tried per word start.
+    size = max(1, round(len(items) ** 0.5))
+    outer: list[str] = []
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        branches: list[str] = []
+        for first, by_label in chunk:
+            groups: list[str] = []
+            for label, alternatives in by_label.items():
+                labels.append(label)
+                groups.append("(" + "|".join(_pattern(w) for w in alternatives) + ")")
+            # The lookaheads use the same IGNORECASE rule as the words themselves.
+            branches.append(f"(?={re.escape(first)})(?:{'|'.join(groups)})")
+        firsts = "".join(re.escape(first) for first, _ in chunk)
+        outer.append(f"(?=[{firsts}])(?:{'|'.join(branches)})")
+    regex = re.compile(r"(?<![\w])(?:" + "|".join(outer) + ")", re.IGNORECASE)
+    return regex, tuple(labels)
 
 
-_REGEX: Final[re.Pattern[str]] = re.compile(
-    "|".join(_group(label, words) for label, words in KEYWORDS.items()), re.IGNORECASE
-)
+_REGEX, _GROUP_LABELS = _compile(KEYWORDS)
 
 # Planning must stay well under 100 µs, so only the start of a long message is scanned.
 SCAN_LIMIT: Final[int] = 1500
 
 
+def keyword_counts(text: str) -> Counter[str]:
+    """Hits per label (what classification needs, without the matched words)."""
+    labels = _GROUP_LABELS
+    return Counter([labels[m.lastindex or 0] for m in _REGEX.finditer(text, 0, SCAN_LIMIT)])
+
+
 def keyword_hits(text: str) -> tuple[Counter[str], list[tuple[str, str]]]:
     """Count keyword hits per label; also return (label, matched word) pairs in order."""
+    labels = _GROUP_LABELS
     counts: Counter[str] = Counter()
     matches: list[tuple[str, str]] = []
     for m in _REGEX.finditer(text, 0, SCAN_LIMIT):
-        label = m.lastgroup
-        if label is not None:
-            counts[label] += 1
-            matches.append((label, m.group(0).lower()))
+        label = labels[m.lastindex or 0]
+        counts[label] += 1
+        matches.append((label, m.group(0).lower()))
     return counts, matches
 
 

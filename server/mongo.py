@@ -29,6 +29,9 @@ async def upsert(
 Operation = InsertOne[Any] | UpdateOne
 
 
+_Submitted = tuple[list[Operation], asyncio.Future[list[int | None]]]
+
+
 class GroupCommit:
     """Writes that many requests make at once (after-reply counters, ledger inserts) sent
     together: one unordered `bulk_write` carries every operation submitted while the previous
@@ -52,37 +55,48 @@ class GroupCommit:
         self._collection = collection
         self._retry = retry_duplicate_upserts
         self._linger_s = linger_s
-        self._pending: list[tuple[list[Operation], asyncio.Future[list[int | None]]]] = []
-        self._task: asyncio.Task[None] | None = None
+        # Per event loop: the app runs on one, but tests run several apps on their own loops
+        # in one process, and a future may only be resolved on its own loop.
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Submitted]] = {}
+        self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
     async def submit(self, operations: Sequence[Operation]) -> list[int | None]:
         if not operations:
             return []
         loop = asyncio.get_running_loop()
         done: asyncio.Future[list[int | None]] = loop.create_future()
-        self._pending.append((list(operations), done))
-        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._task = loop.create_task(self._drain(loop), name="mongo-group-commit")
+        self._pending.setdefault(loop, []).append((list(operations), done))
+        task = self._tasks.get(loop)
+        if task is None or task.done():
+            self._tasks[loop] = loop.create_task(self._drain(loop), name="mongo-group-commit")
         return await done
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._linger_s:
-            await asyncio.sleep(self._linger_s)
-        while self._pending:
-            batch = [(ops, f) for ops, f in self._pending if f.get_loop() is loop]
-            self._pending = []
-            try:
-                codes = await self._write([op for ops, _ in batch for op in ops])
-            except Exception as exc:
-                for _, done in batch:
+        try:
+            if self._linger_s:
+                await asyncio.sleep(self._linger_s)
+            while batch := self._pending.pop(loop, []):
+                try:
+                    codes = await self._write([op for ops, _ in batch for op in ops])
+                except BaseException as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise  # cancelled: the writers are told, the task ends
+                    continue
+                start = 0
+                for ops, done in batch:
                     if not done.done():
-                        done.set_exception(exc)
-                continue
-            start = 0
-            for ops, done in batch:
+                        done.set_result(codes[start : start + len(ops)])
+                    start += len(ops)
+        finally:
+            if self._tasks.get(loop) is asyncio.current_task():
+                del self._tasks[loop]
+            # Writers that arrived after a cancellation are never left waiting.
+            for _, done in self._pending.pop(loop, []):
                 if not done.done():
-                    done.set_result(codes[start : start + len(ops)])
-                start += len(ops)
+                    done.cancel()
 
     async def _write(self, operations: list[Operation]) -> list[int | None]:
         codes: list[int | None] = [None] * len(operations)
