@@ -119,6 +119,9 @@ async function runRefresh() {
       throw err;
     }
     adopt(await res.json());
+    // Chromium hands a localStorage write to other tabs asynchronously: hold the lock a
+    // moment longer, so the next tab in line reads the rotated token, not the spent one.
+    await new Promise((resolve) => setTimeout(resolve, 150));
   };
   if (navigator.locks && navigator.locks.request) {
     return navigator.locks.request(LOCK, work);
