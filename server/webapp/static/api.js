@@ -100,33 +100,45 @@ export function refresh() {
 }
 
 async function runRefresh() {
+  // Callers go on as soon as the new token is adopted; the lock is held a little longer
+  // (below), and a caller that waited for that too would redraw a page the user is using.
+  let settle;
+  const adopted = new Promise((resolve, reject) => {
+    settle = { resolve, reject };
+  });
   const work = async () => {
-    // Read inside the lock: another tab may have rotated the token while we waited.
-    const token = localStorage.getItem(REFRESH_KEY);
-    if (!token) {
-      clearSession();
-      throw new ApiError(401, "not_signed_in", "Please log in.");
+    try {
+      // Read inside the lock: another tab may have rotated the token while we waited.
+      const token = localStorage.getItem(REFRESH_KEY);
+      if (!token) {
+        clearSession();
+        throw new ApiError(401, "not_signed_in", "Please log in.");
+      }
+      const res = await fetch(`${API}/auth/refresh`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: token }),
+      });
+      if (!res.ok) {
+        const err = await toError(res);
+        // Only a refused token ends the session; a server that is down keeps it for later.
+        if (res.status === 401 || res.status === 400) clearSession();
+        throw err;
+      }
+      adopt(await res.json());
+    } catch (err) {
+      settle.reject(err);
+      return;
     }
-    const res = await fetch(`${API}/auth/refresh`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: token }),
-    });
-    if (!res.ok) {
-      const err = await toError(res);
-      // Only a refused token ends the session; a server that is down keeps it for later.
-      if (res.status === 401 || res.status === 400) clearSession();
-      throw err;
-    }
-    adopt(await res.json());
+    settle.resolve();
     // Chromium hands a localStorage write to other tabs asynchronously: hold the lock a
     // moment longer, so the next tab in line reads the rotated token, not the spent one.
     await new Promise((resolve) => setTimeout(resolve, 150));
   };
-  if (navigator.locks && navigator.locks.request) {
-    return navigator.locks.request(LOCK, work);
-  }
-  return work();
+  const held = navigator.locks && navigator.locks.request ? navigator.locks.request(LOCK, work) : work();
+  // A lock that could not be taken at all (work never ran) fails the refresh too.
+  held.catch((err) => settle.reject(err));
+  return adopted;
 }
 
 async function accessToken() {
