@@ -21,16 +21,22 @@ from beanie import PydanticObjectId, init_beanie
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
 from rich import progress as rich_progress
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
 from models import DOCUMENT_MODELS
+from server.cluster import Cluster
 from server.config import Settings, get_settings
-from server.connections import mongo_client
+from server.connections import mongo_client, redis_options
 from server.embedded_db import EmbeddedDatabaseError, EmbeddedMongo
+from server.groups import service as groups_service
+from server.library import service as library_service
+from server.orgs import service as orgs_service
 from server.quiz.bank import SyncResult
+from server.users import service as users_service
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # something failed, or the input was invalid
@@ -89,11 +95,40 @@ async def database(settings: Settings, *, init: bool = True) -> AsyncIterator[As
         db = client[settings.mongodb_db]
         if init:
             await init_beanie(database=db, document_models=DOCUMENT_MODELS)
-        yield db
+        async with _invalidations(settings):
+            yield db
     finally:
         await client.close()
         if embedded is not None:
             await embedded.stop()  # stops only an instance this process started
+
+
+# The services whose documents running servers cache (`server/lookups.py`; the same list as
+# the lifespan's in `server/app.py`).
+_CACHED_SERVICES: Final = (users_service, orgs_service, groups_service, library_service)
+
+
+@asynccontextmanager
+async def _invalidations(settings: Settings) -> AsyncIterator[None]:
+    """With `REDIS_URL`, the script's writes through the services reach the running servers'
+    caches over the control channel at once (a promoted admin is an admin on the next
+    request). Without Redis there is one server process, out of this one's reach: its cached
+    copies lapse within the caches' TTL (60 s)."""
+    if not settings.redis_url:
+        yield
+        return
+    redis = Redis.from_url(
+        settings.redis_url, **redis_options(timeout_s=settings.dependency_timeout_seconds)
+    )
+    cluster = Cluster(redis)  # publishes only: a script listens to nobody
+    for cached in _CACHED_SERVICES:
+        cached.attach_cache(cluster)
+    try:
+        yield
+    finally:
+        for cached in _CACHED_SERVICES:
+            cached.detach_cache(cluster)
+        await redis.aclose()
 
 
 @contextmanager

@@ -117,7 +117,13 @@ class LocalEmbedder:
         return normalize(np.vstack(parts))
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        matrix = await asyncio.to_thread(self.embed_sync, texts)
+        # One text (a chat message or a search query) is embedded on the loop: it is usually
+        # memoised already (the topic tagger embeds the same message) and costs well under a
+        # millisecond otherwise, less than the hop to a worker thread and back (issue 20).
+        if len(texts) == 1:
+            matrix = self.embed_sync(texts)
+        else:
+            matrix = await asyncio.to_thread(self.embed_sync, texts)
         return [row.tolist() for row in matrix]
 
 
