@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -108,6 +110,44 @@ return id_jobs
 """
 
 
+class _SaqLogFilter(logging.Filter):
+    """saq's log lines, held to our rule of one line per outage (issue 14), not one a second.
+
+    - "Some tasks did not finish within the shutdown grace period": every stop says it, as
+      the worker's own upkeep loops are still sleeping; we stop the worker on purpose and a
+      running attempt is queued again (`aclose`). Dropped.
+    - "Upkeep task failed unexpectedly" with a traceback, each second while Redis is away:
+      kept once per kind of error a minute, as one line without the traceback.
+    """
+
+    QUIET_S = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        if message.startswith("Some tasks did not finish within the shutdown grace period"):
+            return False
+        if message.startswith("Upkeep task failed"):
+            error = record.exc_info[1] if record.exc_info else None
+            kind = type(error).__name__ if error is not None else "unknown"
+            now = time.monotonic()
+            if now - self._last.get(kind, -self.QUIET_S) < self.QUIET_S:
+                return False
+            self._last[kind] = now
+            record.msg, record.args = (
+                "job worker upkeep failed: %s (again within a minute: not logged)",
+                (kind,),
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_SAQ_LOG_FILTER = _SaqLogFilter()
+
+
 class _EmbeddedWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,6 +169,9 @@ class DurableJobQueue(JobQueue):
         connect_timeout_s: float,
     ) -> None:
         super().__init__(retry_delay_s=retry_delay_s, retry_max_delay_s=retry_max_delay_s)
+        saq_log = logging.getLogger("saq")
+        if _SAQ_LOG_FILTER not in saq_log.filters:
+            saq_log.addFilter(_SAQ_LOG_FILTER)
         # A client of its own: the worker blocks on BLMOVE, which the app's client's socket
         # timeout would cut.
         self._redis: Redis = Redis.from_url(redis_url, socket_connect_timeout=connect_timeout_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -174,3 +175,33 @@ async def test_a_graceful_stop_queues_the_running_job_again(redis_url: str, tmp_
         assert info.status == "complete" and info.attempts == 2, info
     finally:
         await second.aclose()
+
+
+async def test_a_stop_logs_no_warning_and_an_outage_one_line_a_minute(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """saq's "did not finish within the shutdown grace period" came with every stop (its own
+    upkeep loops), and its upkeep logged a traceback every second while Redis was away."""
+    caplog.set_level(logging.INFO)
+    url = jobs_redis_url(redis_url)
+    jobs = build_job_queue(make_settings("mongodb://unused", tmp_path, redis_url=url))
+    handlers.register_jobs(jobs)
+    await jobs.start(None)
+    job_id = await jobs.enqueue("test.steps", {"steps": 1})
+    await wait_for(jobs, job_id)
+    await jobs.aclose()
+    saq = [r for r in caplog.records if r.name.startswith("saq")]
+    assert not [r for r in saq if r.levelno >= logging.WARNING], [r.getMessage() for r in saq]
+
+    # The upkeep's failures, as saq logs them while Redis is down: one line, no traceback.
+    saq_log = logging.getLogger("saq")
+    caplog.clear()
+    for _ in range(5):
+        try:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+        except ConnectionError:
+            saq_log.exception("Upkeep task failed unexpectedly")
+    lines = [r for r in caplog.records if r.name == "saq"]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert lines[0].getMessage().startswith("job worker upkeep failed: ConnectionError")
+    assert lines[0].exc_info is None and "6379" not in caplog.text
