@@ -15,6 +15,7 @@ Keys are hashes: no email or address is stored in Redis.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import time
@@ -57,7 +58,49 @@ def limits_storage(redis_url: str | None, **redis_options: Any) -> Storage:
         storage = storage_from_string(uri, implementation="redispy", **redis_options)
         assert isinstance(storage, Storage)
         return storage
-    return MemoryStorage()
+    return SweptMemoryStorage()
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """`limits`' in-process storage with a cheaper clean-up of lapsed entries.
+
+    Why: after every hit, `limits`' own clean-up walks every key it holds and sends each key's
+    search for lapsed entries to a worker thread (`asyncio.to_thread`), then starts again at
+    the next hit. The chat's day-long window keeps a key for every learner who wrote that day,
+    so in a one-process deployment each message cost a thread hop per learner of the day, and
+    the clean-up never stopped under load (issue 20; the socket limiter had the same cost,
+    `realtime/limits.py`). Here the clean-up searches on the loop (a bisection per key, with no
+    await, so no hit interleaves with it) and at most every `SWEEP_EVERY_S`: it only frees
+    memory, as a window's count never depends on it.
+
+    It replaces `limits`' private `__expire_events` (name-mangled): `limits` is pinned to its
+    minor version, and `tests/auth/test_throttle_storage.py` fails if the hook goes away.
+    """
+
+    SWEEP_EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept_at = 0.0
+
+    async def _MemoryStorage__expire_events(self) -> None:
+        now = time.time()
+        if now - self._swept_at < self.SWEEP_EVERY_S:
+            return
+        self._swept_at = now
+        for key in list(self.events):
+            events = self.events[key]
+            # Newest first: the entries still in their window come before the first lapsed one.
+            kept = bisect.bisect_left(events, -now, key=lambda entry: -entry.expiry)
+            if kept == 0:
+                del self.events[key]
+                self.locks.pop(key, None)
+            elif kept < len(events):
+                del events[kept:]
+        for key in [k for k, at in self.expirations.items() if at <= now]:
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            self.locks.pop(key, None)
 
 
 async def _retry_after(
