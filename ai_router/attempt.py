@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 
 from ai_router.config import TimeoutConfig
-from ai_router.continuation import HOLD_CHARS, ContinuationSeam, SeamOutput
+from ai_router.continuation import HOLD_CHARS, ContinuationSeam
 from ai_router.deadline import Deadline
 from ai_router.errors import ProviderError
-from ai_router.events import StreamEvent
+from ai_router.events import StreamEvent, TextDelta
 from ai_router.health import ProviderHealth
 from ai_router.policy import Candidate, Plan
 from ai_router.pricing import checked_usage, cost_usd, estimate_tokens
@@ -25,6 +24,8 @@ from ai_router.providers.base import (
     CONTINUE_INSTRUCTION,
     Provider,
     ProviderCall,
+    ProviderEvent,
+    ProviderFinish,
     ProviderUsage,
     incomplete,
     normalise_exception,
@@ -39,11 +40,25 @@ class ProviderAttempt:
     """One call to one candidate, made once the breaker let it through (`try_acquire`);
     `partial`: the answer delivered so far, which this call is asked to continue.
 
-    Iterate `events()`; then settle it with `succeeded()` or `failed(exc)`, and always call
+    The router drives it (`open`, `start_deadline`, then `text`/`other` per event and
+    `ending`); then settle it with `succeeded()` or `failed(exc)`, and always call
     `release_unsettled()` (a consumer that went away gives the breaker no verdict).
     """
 
-    __slots__ = ("_health", "_provider", "_raw_limit", "_seam", "_timeouts", "cand", "run", "state")
+    __slots__ = (
+        "_clock",
+        "_health",
+        "_idle_s",
+        "_provider",
+        "_raw_limit",
+        "_seam",
+        "_timeouts",
+        "cand",
+        "cut",
+        "deadline",
+        "run",
+        "state",
+    )
 
     def __init__(
         self,
@@ -57,10 +72,14 @@ class ProviderAttempt:
     ) -> None:
         self.run = run
         self.cand = cand
-        self.state = AttemptState(partial=partial, t0=asyncio.get_running_loop().time())
+        self._clock = asyncio.get_running_loop().time
+        self.state = AttemptState(partial=partial, t0=self._clock())
         self._provider = provider
         self._health = health
         self._timeouts = timeouts
+        self._idle_s = timeouts.idle_s
+        self.deadline: Deadline  # set by `start_deadline`
+        self.cut = False  # the reply reached its length limit: stop reading
         self._seam = ContinuationSeam(partial) if partial else None
         # What a seam may hold or drop comes on top of the reply's own limit.
         self._raw_limit = run.reply.limit + len(partial or "") + HOLD_CHARS
@@ -70,74 +89,65 @@ class ProviderAttempt:
         """Whether the provider sent any text (even text the seam held back or dropped)."""
         return self.state.ttft is not None
 
-    async def events(self) -> AsyncGenerator[StreamEvent, None]:
-        """Relays the provider's text through the continuation seam and the length cap.
-        Raises ProviderError (or an SDK error) when the attempt fails.
+    def open(self) -> AsyncGenerator[ProviderEvent, None]:
+        """The provider's stream for this attempt; the router's loop (router.py) drives it
+        directly, one `text`/`other` call per event, so no generator of ours sits between
+        the provider and the consumer (issue 20). Start its `deadline` right after."""
+        return self._provider.stream(self._call())
 
-        Reaching the cap ends the attempt as finished for `length`: leaving the `async with`
-        closes the provider stream, so the rest is never read (a provider ignoring
-        `max_tokens` cannot make us hold megabytes).
-        """
-        run, state, cand, seam = self.run, self.state, self.cand, self._seam
-        total_deadline, idle_s = run.total_deadline, self._timeouts.idle_s
-        reply, raw_limit, deliver_text = run.reply, self._raw_limit, run.deliver_text
-        clock = asyncio.get_running_loop().time
-        async with aclosing(self._provider.stream(self._call())) as upstream:
-            # One timer for the attempt, moved per chunk (ai_router/deadline.py).
-            deadline = Deadline(min(state.t0 + self._timeouts.first_token_s, total_deadline))
-            wait, move = deadline.next, deadline.move
-            try:
-                while True:
-                    try:
-                        event = await wait(upstream)
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        raise self._timeout_error(deadline.at >= total_deadline) from None
-                    if type(event) is str or isinstance(event, str):
-                        now = clock()
-                        move(min(now + idle_s, total_deadline))
-                        if seam is None:  # no continuation: the text goes straight out
-                            if state.ttft is None:
-                                state.ttft = now - state.t0
-                            state.raw_chars += len(event)
-                            delta = deliver_text(event, cand, state)
-                            if delta is not None:
-                                yield delta
-                        else:
-                            for delivered in self._relay_text(event, now):
-                                yield delivered
-                        if reply.chars >= reply.limit or state.raw_chars >= raw_limit:
-                            self._cut()
-                            break
-                    elif isinstance(event, ProviderUsage):
-                        state.usage = event
-                    else:
-                        state.finish = event.reason
-            finally:
-                deadline.close()
-        for delivered in self._ending():
-            yield delivered
-        # Ran to its end: a verdict on the provider is due (`succeeded`).
-        state.settled = True
+    def start_deadline(self) -> Deadline:
+        """One timer for the attempt, moved per chunk (ai_router/deadline.py); close it."""
+        self.deadline = Deadline(
+            min(self.state.t0 + self._timeouts.first_token_s, self.run.total_deadline)
+        )
+        return self.deadline
 
-    def _relay_text(self, text: str, now: float) -> list[StreamEvent]:
-        """Counts the provider's text and returns what reaches the consumer of it."""
-        state, seam = self.state, self._seam
+    def text(self, text: str) -> TextDelta | list[StreamEvent] | None:
+        """Counts a chunk of the provider's text, moves the idle deadline and returns what
+        reaches the consumer: a delta (no continuation seam), a list (the seam's output), or
+        None. Reaching the length cap sets `cut`: the router then closes the provider stream,
+        so the rest is never read (a provider ignoring `max_tokens` cannot make us hold
+        megabytes)."""
+        state, run, deadline = self.state, self.run, self.deadline
+        now = self._clock()
+        at = now + self._idle_s
+        if at >= run.total_deadline:
+            deadline.move(run.total_deadline)
+        elif at >= deadline.at:
+            deadline.at = at  # later: no timer work (`Deadline.move`), so not even the call
+        else:
+            deadline.move(at)
         if state.ttft is None:
             state.ttft = now - state.t0
         state.raw_chars += len(text)
-        out = seam.feed(text) if seam is not None else SeamOutput(text)
-        return self.run.deliver(out, self.cand, state)
+        out: TextDelta | list[StreamEvent] | None
+        if self._seam is None:  # no continuation: the text goes straight out
+            out = run.deliver_text(text, self.cand, state)
+        else:
+            out = run.deliver(self._seam.feed(text), self.cand, state)
+        reply = run.reply
+        if reply.chars >= reply.limit or state.raw_chars >= self._raw_limit:
+            self._cut()
+        return out
 
-    def _ending(self) -> list[StreamEvent]:
+    def other(self, event: ProviderUsage | ProviderFinish) -> None:
+        """The provider's usage or finish event."""
+        if isinstance(event, ProviderUsage):
+            self.state.usage = event
+        else:
+            self.state.finish = event.reason
+
+    def ending(self) -> list[StreamEvent]:
         """What the seam still holds, once the stream ended; raises if it ended without the
-        vendor's terminal event (a cut connection can look like a quiet end)."""
+        vendor's terminal event (a cut connection can look like a quiet end). Then the
+        attempt ran to its end: a verdict on the provider is due (`succeeded`)."""
         if self.state.finish is None:
             raise incomplete(self.cand.provider)
-        if self._seam is None:
-            return []
-        return self.run.deliver(self._seam.flush(), self.cand, self.state)
+        out = []
+        if self._seam is not None:
+            out = self.run.deliver(self._seam.flush(), self.cand, self.state)
+        self.state.settled = True
+        return out
 
     def succeeded(self) -> ChatResult:
         """Settles a finished attempt: a success for the breaker, its account added to the
@@ -153,6 +163,8 @@ class ProviderAttempt:
         """Settles a failed attempt: its account (estimated from the text it sent, if any)
         added to the request's, the breaker told; returns the normalised error."""
         state, cand = self.state, self.cand
+        if isinstance(exc, TimeoutError):  # the wait for the provider outlasted its deadline
+            exc = self._timeout_error(self.deadline.at >= self.run.total_deadline)
         err = normalise_exception(cand.provider, exc)
         state.settled = True
         duration = asyncio.get_running_loop().time() - state.t0
@@ -198,6 +210,7 @@ class ProviderAttempt:
 
     def _cut(self) -> None:
         """The reply reached its length limit: the attempt ends finished for `length`."""
+        self.cut = True
         self.state.finish = "length"
         logger.warning(
             "ai reply cut at its length limit: provider=%s model=%s limit=%d chars",

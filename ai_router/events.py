@@ -19,6 +19,24 @@ class TextDelta:
     type: Literal["text_delta"] = field(default="text_delta", init=False)
 
 
+_new = object.__new__
+_SET_TEXT_DELTA = tuple(vars(TextDelta)[name].__set__ for name in ("text", "provider", "model"))
+_SET_TYPE = vars(TextDelta)["type"].__set__
+
+
+def text_delta(text: str, provider: str, model: str) -> TextDelta:
+    """`TextDelta(text, provider, model)` for the per-chunk path: the same frozen object, its
+    slots set directly rather than by the dataclass `__init__` (one `object.__setattr__` per
+    field, twice the cost; issue 20). tests/ai_router/test_events.py keeps them identical."""
+    delta = _new(TextDelta)
+    set_text, set_provider, set_model = _SET_TEXT_DELTA
+    set_text(delta, text)
+    set_provider(delta, provider)
+    set_model(delta, model)
+    _SET_TYPE(delta, "text_delta")
+    return delta
+
+
 @dataclass(frozen=True, slots=True)
 class TextReset:
     """Withdraws every delta delivered so far: after a mid-stream failover the next model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ai_router.config import OFFLINE, ModelSpec, RouterConfig, Tier
 from ai_router.errors import BudgetExceeded
@@ -15,6 +16,8 @@ from ai_router.topics import SUBJECT_LABELS, Subject
 
 # Per-message framing overhead in tokens (role markers etc.).
 _TURN_OVERHEAD_TOKENS = 4
+# Classifications remembered per planner (by message text); see `Planner.__init__`.
+CLASSIFY_MEMO = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +43,12 @@ class Plan:
 
 def estimate_input_tokens(request: ChatRequest) -> int:
     chars = len(request.system_prompt) + len(request.message)
-    chars += sum(len(p.text) + len(p.title) + 8 for p in request.passages)  # grounding section
-    for turn in request.history:
+    if request.passages:  # the grounding section
+        chars += sum(len(p.text) + len(p.title) + 8 for p in request.passages)
+    history = request.history
+    for turn in history:
         chars += len(turn.content)
-    turns = len(request.history) + 2
+    turns = len(history) + 2
     return -(-chars // CHARS_PER_TOKEN) + turns * _TURN_OVERHEAD_TOKENS
 
 
@@ -79,6 +84,11 @@ class Planner:
         self._enabled_set = frozenset(enabled)
         self._health = health
         self._slow_s = config.breaker.slow_ttft_s
+        # The keyword scan is most of a plan's cost, and the same message is planned more than
+        # once (the chat service plans to announce the model, then `stream` plans again; a
+        # regenerate resends it), so the last few messages' classifications are remembered.
+        # `classify` is pure: the routing is the same (issue 20).
+        self._classify = lru_cache(maxsize=CLASSIFY_MEMO)(classify)
         self._by_tier: dict[tuple[str, Tier], tuple[ModelSpec, ...]] = {}
         for provider, specs in config.models.items():
             for tier in ("strong", "fast"):
@@ -110,9 +120,9 @@ class Planner:
         if budget is not None and budget <= 0:
             raise BudgetExceeded("the daily AI budget is used up")
         if request.task_hint is not None:
-            task, subject = request.task_hint, classify(request.message).subject
+            task, subject = request.task_hint, self._classify(request.message).subject
         else:
-            c = classify(request.message)
+            c = self._classify(request.message)
             task, subject = c.task, c.subject
         notes: list[str] = []
         allowed = self.allowed(request.allowed_providers)

@@ -91,5 +91,10 @@ def cost_usd(spec: ModelSpec, usage: Usage) -> float:
 
 
 def worst_case_cost_usd(spec: ModelSpec, *, input_tokens: int, max_tokens: int) -> float:
-    """Upper bound used when planning against a remaining budget."""
-    return cost_usd(spec, Usage(input_tokens=input_tokens, output_tokens=max_tokens))
+    """Upper bound used when planning against a remaining budget: `cost_usd` of that usage,
+    without building a `Usage` (once per candidate per plan, issue 20)."""
+    cost = (
+        max(0, input_tokens) * spec.input_usd_per_mtok
+        + max(0, max_tokens) * spec.output_usd_per_mtok
+    ) / 1_000_000
+    return max(0.0, cost)

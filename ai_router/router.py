@@ -21,7 +21,7 @@ from contextlib import aclosing
 from ai_router.attempt import ProviderAttempt, attempt_record
 from ai_router.config import OFFLINE, RouterConfig, resolve_providers
 from ai_router.errors import AIUnavailable, BudgetExceeded, ProviderError
-from ai_router.events import Finish, StreamEvent, UsageEvent
+from ai_router.events import Finish, StreamEvent, TextDelta, UsageEvent
 from ai_router.health import HealthSnapshot, ProviderHealth
 from ai_router.policy import Candidate, Plan, Planner
 from ai_router.pricing import reply_char_limit
@@ -55,6 +55,15 @@ def _build_provider(name: str, config: RouterConfig) -> Provider:
 
         return OfflineProvider(token_delay_s=config.offline_token_delay_ms / 1000)
     raise ValueError(f"unknown AI provider {name!r}")
+
+
+def _closing_events(result: ChatResult) -> tuple[UsageEvent, Finish]:
+    """The request's token counts (all attempts), then its `Finish`."""
+    usage, provider, model = result.usage, result.provider, result.model
+    return (
+        UsageEvent(usage.input_tokens, usage.output_tokens, usage.estimated, provider, model),
+        Finish(result.finish_reason, provider, model, result),
+    )
 
 
 def _pseudonym(user_id: str | None) -> str | None:
@@ -138,39 +147,56 @@ class AIRouter:
 
         Walks the candidates in plan order: retries one only before its first token and only
         for retryable errors, then falls back to the next, which continues the partial answer
-        (see attempt.py for what a single attempt does).
+        (attempt.py); it drives the provider's stream itself, one generator less (issue 20).
         """
         run = await self._start(request)
-        clock = asyncio.get_running_loop().time
-        for cand in run.plan.candidates:
-            retries = 0
-            while (attempt := self._open_attempt(run, cand)) is not None:
+        clock, cands = asyncio.get_running_loop().time, run.plan.candidates
+        index = retries = 0
+        while index < len(cands):
+            if (attempt := self._open_attempt(run, cands[index])) is not None:
                 try:
-                    async with aclosing(attempt.events()) as events:
-                        async for event in events:
-                            yield event
+                    upstream = attempt.open()  # closed below, like `aclosing` would
+                    step, deadline = upstream.__anext__, attempt.start_deadline()
+                    try:
+                        while not attempt.cut:  # leaving closes the provider's stream
+                            deadline.arm()  # raises DeadlinePassed (a TimeoutError)
+                            try:
+                                event = await step()
+                            except StopAsyncIteration:
+                                break
+                            except asyncio.CancelledError:
+                                deadline.interrupted()  # DeadlinePassed if it was ours
+                                raise
+                            deadline.waiting = False
+                            if type(event) is not str and not isinstance(event, str):
+                                attempt.other(event)
+                                continue
+                            out = attempt.text(event)
+                            if isinstance(out, TextDelta):
+                                yield out
+                            elif out:
+                                for each in out:
+                                    yield each
+                    finally:
+                        deadline.close()
+                        await upstream.aclose()
+                    for each in attempt.ending():
+                        yield each
                 except Exception as exc:
-                    err = attempt.failed(exc)
-                    delay = self._retry_delay(err, retries, attempt.got_text)
-                    if delay is None or clock() + delay >= run.total_deadline:
-                        break
-                    retries += 1
-                    await asyncio.sleep(delay)
-                    continue
+                    delay = self._retry_delay(attempt.failed(exc), retries, attempt.got_text)
+                    if delay is not None and clock() + delay < run.total_deadline:
+                        retries += 1
+                        await asyncio.sleep(delay)
+                        continue
+                else:
+                    for each in _closing_events(attempt.succeeded()):
+                        yield each
+                    return
                 finally:
                     attempt.release_unsettled()
-                result = attempt.succeeded()
-                yield UsageEvent(
-                    result.usage.input_tokens,
-                    result.usage.output_tokens,
-                    result.usage.estimated,
-                    result.provider,
-                    result.model,
-                )
-                yield Finish(result.finish_reason, result.provider, result.model, result)
-                return
             if clock() >= run.total_deadline:
                 break
+            index, retries = index + 1, 0
         raise AIUnavailable("every AI provider failed", attempts=run.attempts)
 
     async def _start(self, request: ChatRequest) -> RouteRun:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from ai_router.continuation import SeamOutput
-from ai_router.events import StreamEvent, TextDelta, TextReset
+from ai_router.events import StreamEvent, TextDelta, TextReset, text_delta
 from ai_router.policy import Candidate, Plan
 from ai_router.providers.base import ProviderUsage
 from ai_router.request import ChatRequest
@@ -116,7 +116,7 @@ class RouteRun:
         if self.ttft is None:
             self.ttft = time.perf_counter() - self.started
         state.sent += 1
-        return TextDelta(text, cand.provider, cand.model)
+        return text_delta(text, cand.provider, cand.model)
 
     def result(self, cand: Candidate, finish: FinishReason) -> ChatResult:
         return ChatResult(

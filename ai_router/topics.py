@@ -369,25 +369,25 @@ _REGEX, _GROUP_LABELS = _compile(KEYWORDS)
 SCAN_LIMIT: Final[int] = 1500
 
 
-def keyword_counts(text: str) -> Counter[str]:
-    """Hits per label (what classification needs, without the matched words)."""
-    labels = _GROUP_LABELS
-    return Counter([labels[m.lastindex or 0] for m in _REGEX.finditer(text, 0, SCAN_LIMIT)])
+def keyword_counts(text: str) -> dict[str, int]:
+    """Hits per label, for classification (a dict: cheaper than a Counter, issue 20)."""
+    counts: dict[str, int] = {}
+    for m in _REGEX.finditer(text, 0, SCAN_LIMIT):
+        label = _GROUP_LABELS[m.lastindex or 0]
+        counts[label] = counts.get(label, 0) + 1
+    return counts
 
 
 def keyword_hits(text: str) -> tuple[Counter[str], list[tuple[str, str]]]:
     """Count keyword hits per label; also return (label, matched word) pairs in order."""
     labels = _GROUP_LABELS
-    counts: Counter[str] = Counter()
-    matches: list[tuple[str, str]] = []
-    for m in _REGEX.finditer(text, 0, SCAN_LIMIT):
-        label = labels[m.lastindex or 0]
-        counts[label] += 1
-        matches.append((label, m.group(0).lower()))
-    return counts, matches
+    matches = [
+        (labels[m.lastindex or 0], m.group(0).lower()) for m in _REGEX.finditer(text, 0, SCAN_LIMIT)
+    ]
+    return Counter(label for label, _ in matches), matches
 
 
-def subject_of(counts: Counter[str]) -> Subject | None:
+def subject_of(counts: dict[str, int]) -> Subject | None:
     """The subject with most hits (ties go to the earlier subject in `SUBJECTS`)."""
     best: Subject | None = None
     best_n = 0

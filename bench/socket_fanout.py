@@ -8,7 +8,8 @@ Two servers are measured the same way, one after the other, each a child process
   accepts everyone and joins the room named by `auth["room"]`; its `typing` handler re-emits
   `typing` with the same payload to room "r", skipping the sender, and acks `{"ok": true}`.
 - **starguide**: `python -m server` in a temp DATA_DIR (embedded SecantusDB), AI_PROVIDERS=
-  offline, no REDIS_URL/MONGODB_URL, no AI keys. Learners A and B and --filler-users more are
+  offline, no REDIS_URL/MONGODB_URL, no AI keys, socket event limits that never trip but keep
+  a one-minute window as the default does. Learners A and B and --filler-users more are
   registered over REST; A creates a conversation and B is added to its `member_ids` directly
   in the database (pymongo), as a study group would.
 
@@ -557,6 +558,9 @@ def starguide_child(workdir: Path) -> tuple[Child, int]:
             "OFFLINE_TOKEN_DELAY_MS": "0",
             "CORS_ORIGINS": "http://localhost:3000",
             "CHAT_RATE_LIMIT": "100000/minute",
+            # Never trips (the emitter sends 50 events/s), but has a one-minute window like the
+            # default "20/second;600/minute": a socket's counts live as long as in production.
+            "SOCKET_EVENT_RATE_LIMIT": "1000/second;60000/minute",
         },
     )
     return Child("starguide", server_argv(), env, workdir), port
