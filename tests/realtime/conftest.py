@@ -34,6 +34,8 @@ def _clean_env() -> dict[str, str]:
 class ServerProcess:
     """One StarGuide instance: a real uvicorn in its own process."""
 
+    READY_TIMEOUT_S = 60.0
+
     def __init__(self, *, mongo_url: str, db: str, data_dir: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -63,7 +65,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - start-up only, not on a hot path
             [sys.executable, "-m", "server"], cwd=ROOT, env=self.env, stdout=log, stderr=log
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.READY_TIMEOUT_S
         async with httpx.AsyncClient(timeout=2) as client:
             while True:
                 if self.proc.poll() is not None:

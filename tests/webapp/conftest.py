@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import (
     Browser,
@@ -31,9 +26,9 @@ from playwright.async_api import (
     expect,
 )
 
-from server.config import Settings
 from tests.auth.oidc_peer import OpenIdProvider
-from tests.conftest import TEST_JWT_SECRET, free_port
+from tests.conftest import free_port
+from tests.realtime.conftest import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,18 +51,16 @@ CHROMIUM_ARGS = [
 expect.set_options(timeout=15_000)
 
 
-def _clean_env() -> dict[str, str]:
-    """The parent's environment without any of our settings (no stray keys or URLs)."""
-    ours = {name.upper() for name in Settings.model_fields}
-    return {k: v for k, v in os.environ.items() if k.upper() not in ours}
+class WebServer(ServerProcess):
+    """One StarGuide instance serving the web app, in its own process (the realtime tests'
+    server process, with a real OpenID provider and the web app's own origin)."""
 
-
-class WebServer:
-    """One StarGuide instance serving the web app, in its own process."""
+    READY_TIMEOUT_S = 90.0
 
     def __init__(self, *, mongo_url: str, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            mongo_url=mongo_url, db=f"webapp_{uuid.uuid4().hex[:10]}", data_dir=data_dir
+        )
         self.data_dir = data_dir
         # A real OpenID provider (tests/node), offered as "School" on the login page.
         self.op = OpenIdProvider(
@@ -78,64 +71,17 @@ class WebServer:
             "client_id": "starguide",
             "client_secret": "starguide-secret",
         }
-        self.log_path = data_dir / "server.log"
-        self.env = _clean_env() | {
-            "ENVIRONMENT": "test",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "DATA_DIR": str(data_dir),
-            "MONGODB_URL": mongo_url,
-            "MONGODB_DB": f"webapp_{uuid.uuid4().hex[:10]}",
-            "JWT_SECRET": TEST_JWT_SECRET,
-            "AI_PROVIDERS": "offline",
+        self.env |= {
             # Slow enough that a reply visibly grows and can be stopped half-way.
             "OFFLINE_TOKEN_DELAY_MS": "30",
             "PUBLIC_URL": self.url,
             "CORS_ORIGINS": self.url,
-            "AI_DAILY_BUDGET_USD": "none",
-            "CHAT_FLUSH_SECONDS": "0.2",
-            "SIGNUP_RATE_LIMIT": "100000/hour",
-            "LOGIN_RATE_LIMIT": "100000/hour",
             "OIDC_PROVIDERS": json.dumps({SSO_PROVIDER: sso}),
         }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> WebServer:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - start-up only
-            [sys.executable, "-m", "server"], cwd=ROOT, env=self.env, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 90
-        async with httpx.AsyncClient(timeout=2) as client:
-            while True:
-                if self.proc.poll() is not None:
-                    pytest.fail(f"the server exited:\n{self.log_tail()}")
-                try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.proc.kill()
-                    pytest.fail(f"the server did not become ready:\n{self.log_tail()}")
-                await asyncio.sleep(0.1)
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.op.stop)
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            await asyncio.to_thread(self.proc.wait, 15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def rest(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=f"{self.url}/api/v1", timeout=30)
+        await super().stop()
 
 
 @pytest.fixture(scope="session")
