@@ -140,19 +140,20 @@ class ProviderAttempt:
     def ending(self) -> list[StreamEvent]:
         """What the seam still holds, once the stream ended; raises if it ended without the
         vendor's terminal event (a cut connection can look like a quiet end). Then the
-        attempt ran to its end: a verdict on the provider is due (`succeeded`)."""
+        attempt ran to its end: a verdict on the provider is due (`succeeded`). Not settled
+        yet: a consumer leaving while the seam's text goes out gives no verdict (the probe is
+        released, `release_unsettled`)."""
         if self.state.finish is None:
             raise incomplete(self.cand.provider)
-        out = []
-        if self._seam is not None:
-            out = self.run.deliver(self._seam.flush(), self.cand, self.state)
-        self.state.settled = True
-        return out
+        if self._seam is None:
+            return []
+        return self.run.deliver(self._seam.flush(), self.cand, self.state)
 
     def succeeded(self) -> ChatResult:
         """Settles a finished attempt: a success for the breaker, its account added to the
         request's; returns the request's result."""
         state, cand = self.state, self.cand
+        state.settled = True
         self._health.record_success(ttft_s=state.ttft)
         used = self._accounted_usage()
         duration = asyncio.get_running_loop().time() - state.t0

@@ -260,6 +260,9 @@ class DurableJobQueue(JobQueue):
         # Shutting down while Redis is away must still shut down: what saq could not write
         # back (a running attempt queued again) its sweep recovers once Redis returns.
         if self._worker is not None:
+            running = len(self._worker.job_task_contexts)
+            if running:  # said here, as saq's own warning is filtered out (`_SaqLogFilter`)
+                log.info("stopping the job worker: %d running job(s) will run again", running)
             try:
                 # Running attempts are cancelled and queued again by saq ("cancelled").
                 await self._worker.stop()

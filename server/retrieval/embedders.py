@@ -120,7 +120,9 @@ class LocalEmbedder:
         # One text (a chat message or a search query) is embedded on the loop: it is usually
         # memoised already (the topic tagger embeds the same message) and costs well under a
         # millisecond otherwise, less than the hop to a worker thread and back (issue 20).
-        if len(texts) == 1:
+        if len(texts) == 1 and _wordllama.cache_info().currsize and not _MODEL_LOCK.locked():
+            # (Not while the model is still to be loaded, half a second, or busy with a
+            # document's batch in a worker thread: the loop would wait for either.)
             matrix = self.embed_sync(texts)
         else:
             matrix = await asyncio.to_thread(self.embed_sync, texts)
