@@ -30,7 +30,6 @@ from server.auth.schemas import AuthResponse
 from server.auth.throttle import ClientLimiter
 from server.auth.tokens import hash_token
 from server.errors import AppError, Conflict, Forbidden
-from server.groups import service as groups_service
 from server.mail.service import MailContext, send_mail
 from server.state import AppState
 from server.users import service as users_service
@@ -56,16 +55,13 @@ def not_claimable() -> Conflict:
 
 async def reachable_user(*, state: AppState, actor: User, user_id: str) -> User:
     """Whom the caller may invite: admins, anyone in their scope (`server.admin.users`);
-    mentors, the learners of a study group they mentor. Learners: 403. Anyone else: 404,
-    like every object out of reach."""
+    mentors, the learners of their own organization (the learners they already read through
+    the admin API). Not only those of a study group they mentor: an imported learner cannot
+    sign in, so cannot join a group, and no mentor could ever invite one. Learners: 403.
+    Anyone else: 404, like every object out of reach."""
     if actor.role not in ("admin", "mentor"):
         raise Forbidden("Only admins and mentors invite learners.", code="forbidden")
-    target = await admin_users.get_in_scope(actor=actor, settings=state.settings, user_id=user_id)
-    if actor.role == "mentor":
-        assert actor.id is not None and target.id is not None
-        if not await groups_service.mentors_member(mentor_id=actor.id, member_id=target.id):
-            raise admin_users.user_not_found()
-    return target
+    return await admin_users.get_in_scope(actor=actor, settings=state.settings, user_id=user_id)
 
 
 async def invite(*, state: AppState, actor: User, user_id: str, email: str) -> datetime:

@@ -152,23 +152,6 @@ async def conversation_group_id(
     return None if raw is None else PydanticObjectId(raw["_id"])
 
 
-async def mentors_member(*, mentor_id: PydanticObjectId, member_id: PydanticObjectId) -> bool:
-    """Whether `mentor_id` is a mentor of some group `member_id` belongs to: the learners a
-    mentor may act for (a claim invitation, `server.auth.claim`). Served by `member_recent`."""
-    found = await StudyGroup.get_pymongo_collection().find_one(
-        {
-            "members": {
-                "$all": [
-                    {"$elemMatch": {"user_id": member_id}},
-                    {"$elemMatch": {"user_id": mentor_id, "role": "mentor"}},
-                ]
-            }
-        },
-        {"_id": 1},
-    )
-    return found is not None
-
-
 def is_group_mentor(*, user: User, group: StudyGroup) -> bool:
     """A mentor member of the group (not merely an admin of its organization)."""
     return any(m.user_id == user.id and m.role == "mentor" for m in group.members)

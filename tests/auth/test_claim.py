@@ -19,8 +19,6 @@ from models.common import utcnow
 from scripts import import_profiles
 from scripts._runtime import Summary
 from server.config import Settings
-from server.groups import service as groups_service
-from server.groups.schemas import GroupJoin
 from server.mail import service as mail_service
 from server.memory.taxonomy import load_taxonomy
 from server.orgs import service as orgs_service
@@ -243,28 +241,31 @@ async def test_invitations_to_taken_emails_or_claimed_accounts_are_refused(
 
 
 async def test_who_may_invite(api: Api, app: Any, world: Any) -> None:
+    """Admins in their scope, and mentors for the learners of their own organization: an
+    imported learner cannot sign in, so is in no study group, and a mentor of the same
+    organization is the only mentor such a learner has."""
     user = await _imported(app)
     north_user = await _imported(app, org_slug=world.north["slug"])
     mentor = world.mentor
-    group = await api.client.post(f"{BASE}/groups", json={"name": "JEE A"}, headers=mentor["auth"])
-    assert group.status_code == 201, group.text
-    await groups_service.join(user=user, body=GroupJoin(invite_code=group.json()["invite_code"]))
-    other_mentor = await set_role(await api.register(), "mentor")
-    other_group = await api.client.post(
-        f"{BASE}/groups", json={"name": "NEET B"}, headers=other_mentor["auth"]
-    )
-    assert other_group.status_code == 201
+    same_org_mentor = await set_role(await api.register(), "mentor")
 
     async def status(caller: dict[str, Any], target: User) -> tuple[int, str]:
         response = await _invite(api, caller, target, _email())
         return response.status_code, response.json().get("error", {}).get("code", "")
 
     assert await status(world.learner, user) == (403, "forbidden")
-    assert await status(other_mentor, user) == (404, "user_not_found")
     assert await status(world.north_mentor, user) == (404, "user_not_found")
     assert await status(world.north_admin, user) == (404, "user_not_found")
     assert await status(mentor, north_user) == (404, "user_not_found")
     assert await status(mentor, user) == (201, "")
+    assert await status(same_org_mentor, user) == (201, "")
+    assert await status(world.north_mentor, north_user) == (201, "")
+    root_target = await api.client.post(
+        f"{BASE}/admin/users/{world.id('root')}/claim-invite",
+        json={"email": _email()},
+        headers=mentor["auth"],
+    )
+    assert root_target.status_code == 404  # mentors reach learners only
     assert await status(world.north_admin, north_user) == (201, "")
     assert await status(world.root, north_user) == (201, "")
     missing = await api.client.post(

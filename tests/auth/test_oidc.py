@@ -263,6 +263,27 @@ async def test_an_id_token_for_another_audience_is_refused(
     assert refused.value.code == "invalid_id_token"
 
 
+async def test_an_expired_id_token_is_refused(
+    api: Api, app: Any, op: OpenIdProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real ID token of our own client, checked once its `exp` (plus the clock leeway) has
+    passed: refused, though signature, issuer, audience and nonce still hold."""
+    oidc = app.state.ctx.oidc
+    account = uuid.uuid4().hex
+    await op.set_account(account, verified(f"{account[:8]}@example.com"))
+    back = await op.sign_in(await start(api), account)
+    kept = await oidc.store.take("state", query(back)["state"])
+    token = await oidc.exchange_code(
+        "test", code=query(back)["code"], code_verifier=kept["verifier"]
+    )
+    claims = await oidc.verify_id_token("test", token["id_token"], nonce=kept["nonce"])
+    later = int(claims["exp"]) + 3600
+    monkeypatch.setattr("joserfc._rfc7519.claims._generate_now", lambda: later)
+    with pytest.raises(OidcError) as refused:
+        await oidc.verify_id_token("test", token["id_token"], nonce=kept["nonce"])
+    assert refused.value.code == "invalid_id_token"
+
+
 async def test_an_unverified_email_is_not_linked(api: Api, op: OpenIdProvider) -> None:
     owner = await api.register()
     email = owner["user"]["email"]
