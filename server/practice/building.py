@@ -88,6 +88,11 @@ async def build(*, user: User, body: MockTestCreate, now: datetime | None = None
     candidates = await quiz.test_candidates(
         org_id=user.org_id, exam=exam, subjects=subjects, topic_ids=topics or None
     )
+    if questions and not topics:
+        # Capped by the bank: a scaled pattern asks at most the exam's questions there are.
+        available = len({c.id for c in candidates})
+        if 0 < available < pattern.questions:
+            pattern = scaled(PATTERNS[exam], available)
     drawn = selection.draw(
         candidates, pattern.sections, priority_topics=await _priorities(user, now)
     )

@@ -81,10 +81,11 @@ def exam_key(exam: str) -> str | None:
 
 
 def scaled(pattern: Pattern, questions: int) -> Pattern:
-    """The pattern shortened (or capped) to `questions`, sections in proportion (largest
+    """The pattern shortened or lengthened to `questions`, sections in proportion (largest
     remainders), the time in proportion too; the full count keeps the pattern's own id, any
-    other count gets its own (`jee_main_30`), so percentiles compare like with like."""
-    questions = max(1, min(questions, pattern.questions))
+    other count gets its own (`jee_main_30`, `jee_main_90`), so percentiles compare like with
+    like. Caps (MAX_QUESTIONS, the bank) are the caller's."""
+    questions = max(1, questions)
     if questions == pattern.questions:
         return pattern
     shares = [s.questions * questions / pattern.questions for s in pattern.sections]

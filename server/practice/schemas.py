@@ -28,12 +28,12 @@ class MockTestCreate(RequestModel):
         description="A custom test on these syllabus topics (of the exam); empty or absent: "
         "the exam's pattern.",
     )
-    # Capped, not refused (the contract: "capped by the bank"): a pattern asks at most its
-    # own count, a custom test at most MAX_QUESTIONS, and neither more than the bank has.
+    # Capped, not refused (the contract: "capped by the bank"): a pattern scales up or down
+    # to it, a test asks at most MAX_QUESTIONS, and never more than the bank has.
     questions: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] | None = Field(
         default=None,
-        description="Default: the exam's pattern (custom tests: 30); capped by the pattern "
-        f"(custom tests: {MAX_QUESTIONS}) and by the bank.",
+        description="Default: the exam's pattern (custom tests: 30); another count scales "
+        f"the pattern; capped at {MAX_QUESTIONS} and by the bank.",
     )
     duration_minutes: Annotated[int, Field(strict=True, ge=1, le=MAX_DURATION_MINUTES)] | None = (
         Field(default=None, description="Default: the pattern's time per question.")

@@ -129,4 +129,6 @@ def test_scaled_patterns_keep_proportions_and_time_per_question() -> None:
     assert [s.questions for s in neet.sections] == [23, 22, 45]  # largest remainder, first
     assert neet.duration_minutes == 90 and neet.id == "neet_90"
     assert scaled(PATTERNS["JEE"], 75) is PATTERNS["JEE"]
-    assert scaled(PATTERNS["UPSC"], 500).questions == 100
+    jee = scaled(PATTERNS["JEE"], 100)  # up as well as down
+    assert [s.questions for s in jee.sections] == [34, 33, 33] and jee.id == "jee_main_100"
+    assert jee.duration_minutes == 240

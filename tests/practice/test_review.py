@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from models import Question
+from server.practice.patterns import MAX_QUESTIONS
+from server.quiz.visibility import visible_filter
 from tests.admin.helpers import World, build_world
 from tests.conftest import Api
 from tests.practice.helpers import BASE, question_ids, start_test
@@ -48,8 +51,22 @@ async def test_an_exam_without_a_pattern_is_unknown(api: Api) -> None:
 
 async def test_more_questions_than_the_bank_has_are_capped_not_refused(api: Api) -> None:
     learner = await api.register()
-    full = await start_test(api, learner, exam="JEE", questions=5000)
-    assert len(question_ids(full)) == 75 and full["pattern"] == "jee_main"
+    longer = await start_test(api, learner, exam="JEE", questions=90)
+    ids = question_ids(longer)
+    assert len(ids) == 90 and len(set(ids)) == 90 and longer["pattern"] == "jee_main_90"
+    assert [len(s["questions"]) for s in longer["sections"]] == [30, 30, 30]
+    assert longer["duration_minutes"] == 216  # 180 minutes for 75: the same time per question
+    upsc_subjects = ["upsc_gs1", "upsc_gs2", "upsc_gs3"]
+    bank = await Question.find(
+        {"exams": "UPSC", "subject": {"$in": upsc_subjects}, **visible_filter(None)}
+    ).count()
+    assert 100 < bank < MAX_QUESTIONS
+    capped = await start_test(api, learner, exam="UPSC", questions=MAX_QUESTIONS)
+    assert len(set(question_ids(capped))) == bank
+    assert capped["pattern"] == f"upsc_prelims_gs_{bank}"
+    assert capped["duration_minutes"] == -(-120 * bank // 100)
+    most = await start_test(api, learner, exam="NEET", questions=5000)
+    assert len(set(question_ids(most))) == MAX_QUESTIONS and most["pattern"] == "neet_200"
     custom = await start_test(
         api, learner, exam="JEE", topics=["physics.kinematics"], questions=1000
     )
