@@ -158,6 +158,17 @@ def page(watched: Watched) -> Page:
     return watched.page
 
 
+NAV_LABELS = ("Chat", "Practice", "Progress", "Library")
+
+
+async def expect_nav_labels_name_one_link_each(page: Page) -> None:
+    """Each of the contract's navigation labels names exactly one link on the page as it is
+    now, matched as Playwright does by default (a case-insensitive substring): a "Back to the
+    library" or "Open group chat" link would make the client's "Library" or "Chat" ambiguous."""
+    for label in NAV_LABELS:
+        await expect(page.get_by_role("link", name=label)).to_have_count(1)
+
+
 def new_email() -> str:
     return f"learner-{uuid.uuid4().hex[:10]}@example.com"
 

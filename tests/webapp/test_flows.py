@@ -23,6 +23,7 @@ from tests.webapp.conftest import (
     ROOT,
     Watched,
     WebServer,
+    expect_nav_labels_name_one_link_each,
     new_email,
     sign_up,
     stored_refresh_token,
@@ -71,6 +72,11 @@ async def test_a_streamed_reply_grows_on_screen_and_is_kept(page: Page) -> None:
     await expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     final = await log.locator("article.assistant .text").inner_text()
     assert len(final) > lengths[-1]
+    # On a phone the reply is taller than the screen; scrolled back up to its start, the
+    # message box stays in view at the bottom.
+    await page.evaluate("window.scrollTo(0, 0)")
+    assert await page.evaluate("document.documentElement.scrollHeight > innerHeight + 100")
+    await expect(page.get_by_role("textbox", name="Message")).to_be_in_viewport()
     await expect(log.get_by_role("button", name="Regenerate")).to_be_visible()
     # The conversation got its title from the first message and is listed.
     await expect(page).to_have_url(re.compile(r"/chat/[0-9a-f]{24}$"))
@@ -168,7 +174,7 @@ async def test_an_upload_shows_progress_and_reaches_ready(page: Page, tmp_path: 
     await expect(result.first).to_be_visible()
     await result.first.click()
     await expect(page.get_by_role("heading", name="photosynthesis-notes")).to_be_visible()
-    await page.get_by_role("link", name="Back to the library").click()
+    await page.get_by_role("link", name="Back to your documents").click()
     await item.get_by_role("button", name="Delete photosynthesis-notes").click()
     await item.get_by_role("button", name="Yes, delete photosynthesis-notes").click()
     await expect(item).to_have_count(0)
@@ -231,6 +237,10 @@ async def test_a_mock_test_has_a_timer_and_a_result_by_topic(page: Page) -> None
     await expect(timer).not_to_have_text(shown)  # it counts down
     questions = page.get_by_role("group")
     await expect(questions).to_have_count(3)
+    # The timer stays in view while the learner scrolls down through the questions.
+    await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert await page.evaluate("window.scrollY") > 0
+    await expect(timer).to_be_in_viewport()
     await questions.nth(0).get_by_role("radio").nth(1).check()
     await questions.nth(1).get_by_role("radio").nth(2).check()
     # The answers are saved as they are chosen: a reload shows them again.
@@ -245,6 +255,7 @@ async def test_a_mock_test_has_a_timer_and_a_result_by_topic(page: Page) -> None
     assert await rows.count() >= 2  # a header and at least one topic
     await expect(page.get_by_role("main").get_by_role("listitem")).to_have_count(3)
     await expect(page.get_by_text("Not answered. Answer:")).to_have_count(1)
+    await expect_nav_labels_name_one_link_each(page)
 
 
 async def test_a_cited_reply_links_to_the_document_page(page: Page, tmp_path: Path) -> None:
@@ -274,6 +285,7 @@ async def test_a_cited_reply_links_to_the_document_page(page: Page, tmp_path: Pa
     await expect(page).to_have_url(re.compile(r"/library/[0-9a-f]{24}\?page=\d+$"))
     await expect(page.get_by_role("heading", name="osmosis-notes")).to_be_visible()
     await expect(page.get_by_text(re.compile(r"Cited passage: page \d+"))).to_be_visible()
+    await expect_nav_labels_name_one_link_each(page)
 
 
 async def test_conversations_are_renamed_pinned_archived_regenerated_and_deleted(
@@ -321,7 +333,8 @@ async def test_a_mentor_sees_the_group_members_and_sets_an_assignment(
     await page.get_by_label("Group name").fill("Physics batch")
     await page.get_by_role("button", name="Create group").click()
     await expect(page.get_by_role("heading", name="Physics batch")).to_be_visible()
-    await expect(page.get_by_role("link", name="Open group chat")).to_be_visible()
+    await expect(page.get_by_role("link", name="Open the group's conversation")).to_be_visible()
+    await expect_nav_labels_name_one_link_each(page)
     code = (await page.get_by_text("Invite code:").locator("strong").inner_text()).strip()
     members = page.get_by_role("table")
     await expect(members.get_by_role("row", name=re.compile("Mentor Rao"))).to_be_visible()
@@ -338,6 +351,8 @@ async def test_a_mentor_sees_the_group_members_and_sets_an_assignment(
     await page.get_by_role("button", name="Log out").click()
     await sign_up(page, name="Ravi")
     await page.goto("/groups")
+    await expect(page.get_by_label("Invite code")).to_be_visible()
+    await expect_nav_labels_name_one_link_each(page)
     await page.get_by_label("Invite code").fill(code)
     await page.get_by_role("button", name="Join").click()
     await expect(page.get_by_role("heading", name="Physics batch")).to_be_visible()
@@ -510,3 +525,26 @@ async def test_the_keyboard_alone_signs_up_and_sends_with_a_visible_focus(page: 
     await page.keyboard.press("Enter")  # Enter sends, Shift+Enter breaks the line
     await expect(page.get_by_role("log").locator("article.user")).to_have_text("hi")
     await expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=60_000)
+
+
+async def test_weak_topics_from_the_chat_show_on_the_chat_and_progress_pages(page: Page) -> None:
+    await sign_up(page)
+    await page.get_by_role("textbox", name="Message").fill(
+        "I don't understand kinematics: velocity and acceleration confuse me"
+    )
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=60_000)
+    # The mentor's memory notes the confusion about the topic the message names (by phrase, not
+    # by meaning, which may still be loading); both pages then name the topic.
+    weak = page.get_by_role("region", name="Weak topics").get_by_role("link", name="Kinematics")
+    for _ in range(20):
+        await page.goto("/progress")
+        await expect(page.get_by_role("heading", name="Weak topics")).to_be_visible()
+        if await weak.count():
+            break
+        await asyncio.sleep(0.5)
+    await expect(weak).to_be_visible()
+    await weak.click()
+    await expect(page).to_have_url(re.compile(r"/practice\?topic="))
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Chat").click()
+    await expect(page.get_by_text(re.compile(r"^Weak topics: .*Kinematics"))).to_be_visible()

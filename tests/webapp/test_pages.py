@@ -40,6 +40,11 @@ async def check_page(page: Page, name: str) -> None:
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name} scrolls sideways on a phone: {width}px"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # The whole page at phone width, in a screen as tall as the page: a full-page capture of a
+    # phone-tall screen would draw the sticky message box or timer half-way down the picture.
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    await page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
+    await page.wait_for_timeout(100)
     await page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
     await page.set_viewport_size(DESKTOP)
     await page.wait_for_timeout(100)
@@ -64,6 +69,9 @@ async def _progress(page: Page) -> None:
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Progress").click()
     await expect(page.get_by_role("heading", name=re.compile(r"^Level \d+$"))).to_be_visible()
     await expect(page.get_by_role("heading", name=re.compile(r"^Badges"))).to_be_visible()
+    # The contract's progress items, each found once by its text as a client would.
+    for text in ("Badges", "Weak topics", "streak", "Level 1"):
+        await expect(page.get_by_text(text)).to_have_count(1)
     await expect(page.get_by_role("heading", name="This week's leaderboard")).to_be_visible()
 
 
@@ -110,10 +118,23 @@ async def test_every_page_is_accessible_fits_a_phone_and_is_captured(
         await page.goto("/signup")
         await expect(page.get_by_role("button", name="Create account")).to_be_visible()
         await check_page(page, "signup")
+        # The reset page the mail links to (the token leaves the address bar at once).
+        await page.goto("/reset?token=not-a-real-token")
+        await expect(page.get_by_role("button", name="Set new password")).to_be_visible()
+        await check_page(page, "reset")
         await sign_up(page)
         for name, open_page in SIGNED_IN:
             await open_page(page)
             await check_page(page, name)
+        # A mock test while it runs (the timer) and its result by topic.
+        await _practice(page)
+        await page.get_by_label("Questions").fill("3")
+        await page.get_by_role("button", name="Start mock test").click()
+        await expect(page.get_by_role("timer")).to_be_visible()
+        await check_page(page, "mock-test")
+        await page.get_by_role("button", name="Submit test").first.click()
+        await expect(page.get_by_role("heading", name="By topic")).to_be_visible()
+        await check_page(page, "mock-test-result")
     finally:
         await context.close()
     assert not watched.errors, watched.errors

@@ -61,7 +61,7 @@ export function groupsView(main) {
           h("div", { class: "actions" }, h("button", { type: "submit" }, "Create group")),
         )
       : null,
-    h("p", {}, "Assignments from your groups are on the ", h("a", { href: "/practice", "data-link": true }, "Practice"), " page."),
+    h("p", {}, "Assignments from your groups: ", h("a", { href: "/practice", "data-link": true }, "see your assignments"), "."),
   );
 
   (async () => {
@@ -107,7 +107,7 @@ export function groupView(main, params) {
       h(
         "p",
         { class: "row" },
-        h("a", { class: "button", href: `/chat/${group.conversation_id}`, "data-link": true }, "Open group chat"),
+        h("a", { class: "button", href: `/chat/${group.conversation_id}`, "data-link": true }, "Open the group's conversation"),
         group.invite_code ? h("span", {}, `Invite code: `, h("strong", {}, group.invite_code)) : null,
       ),
       progress,

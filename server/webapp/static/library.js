@@ -261,7 +261,7 @@ export function documentView(main, params, query) {
   }
 
   function back() {
-    return h("p", {}, h("a", { href: "/library", "data-link": true }, "Back to the library"));
+    return h("p", {}, h("a", { href: "/library", "data-link": true }, "Back to your documents"));
   }
 
   function draw(d) {

@@ -490,6 +490,6 @@ function drawResult(main, test, result) {
         );
       }),
     ),
-    h("p", {}, h("a", { href: "/practice", "data-link": true }, "Back to practice")),
+    h("p", {}, h("a", { href: "/practice", "data-link": true }, "More questions and mock tests")),
   );
 }

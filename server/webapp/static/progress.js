@@ -137,7 +137,7 @@ function badges(answer) {
         {
           ontoggle: (event) => render(lockedList, event.target.open ? locked.map(badgeItem) : null),
         },
-        h("summary", {}, `Badges to earn (${locked.length})`),
+        h("summary", {}, `Still to earn (${locked.length})`),
         lockedList,
       )
     : null;
