@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from realtime.delivery import DeliveryFilter
 from realtime.limits import EventLimiter, MemorySlots, SocketSlots
@@ -33,6 +34,9 @@ class Session:
     timer: asyncio.TimerHandle | None = None
     conversations: set[str] = field(default_factory=set)
     typing: dict[str, tuple[bool, float]] = field(default_factory=dict)
+    # When access to each joined conversation was last found (monotonic, taken before the
+    # check read the database): a relayed `typing` reuses a recent one.
+    access_seen: dict[str, float] = field(default_factory=dict)
     replays: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     replay_conversations: dict[str, str] = field(default_factory=dict)  # reply -> conversation
     # Conversations whose access check is running, and a loss of access heard meanwhile.
@@ -61,6 +65,8 @@ class Hub:
         )
         self.tasks: set[asyncio.Task[Any]] = set()
         self._state: AppState | None = None
+        # Whether an emit may reach sockets of other instances (through Redis).
+        self._shared = isinstance(sio.manager, AsyncPubSubManager)
 
     @property
     def state(self) -> AppState:
@@ -91,5 +97,19 @@ class Hub:
         local: bool = False,
     ) -> None:
         """The one way an event leaves the gateway. `local` skips the cross-instance queue,
-        for a socket of this instance (its own replay, its own disconnect notice)."""
+        for a socket of this instance (its own replay, its own disconnect notice).
+
+        An emit that can only be delivered here, to a room with no socket here, is dropped
+        before the event is serialised: python-socketio would encode the packet and find no
+        one (one process without Redis streams every reply's tokens to its conversation's room,
+        empty when the learner reads over SSE). Judged at the moment python-socketio would
+        judge it (no await between), so no socket that would have got it misses it."""
+        target = to or room
+        if target is not None and (local or not self._shared) and not self._holds(target):
+            return
         await self.sio.emit(event.name, event.payload(), room=room, to=to, ignore_queue=local)
+
+    def _holds(self, room: str) -> bool:
+        """Whether a socket of this instance is in `room` (python-socketio's room table, the
+        one its own `get_participants` reads, without copying it)."""
+        return bool(self.sio.manager.rooms.get("/", {}).get(room))

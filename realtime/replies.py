@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -41,9 +42,10 @@ class Replies:
     async def send(self, session: Session, payload: MessageSend) -> dict[str, Any]:
         user = await self._connections.user(session)
         async with self._rooms.admitting(session, payload.conversation_id) as conversation_id:
+            checked_at = time.monotonic()
             await conversations.get_accessible(user=user, conversation_id=conversation_id)
             # In the room before the message is stored, so this socket gets `message:new` too.
-            await self._rooms.enter(session, conversation_id)
+            await self._rooms.enter(session, conversation_id, checked_at=checked_at)
         exchange = await self._hub.state.chat.send(
             user=user,
             conversation_id=conversation_id,

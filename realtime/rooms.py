@@ -3,7 +3,8 @@
 A socket is in a conversation's room (or replays one of its replies) only while its user may
 read the conversation. Whoever removes access announces it on the control channel
 (`conversations.announce_access_lost`) and every instance takes its sockets out; relayed
-`typing` re-checks access, and the heartbeat re-checks every room of the instance, so a lost
+`typing` re-checks access (at most once per TYPING_ACCESS_RECHECK_SECONDS per socket and
+conversation), and the heartbeat re-checks every room of the instance, so a lost
 control message costs seconds, not a leak.
 """
 
@@ -50,6 +51,7 @@ class Rooms:
     async def join(self, session: Session, payload: ConversationJoin) -> dict[str, Any]:
         user = await self._connections.user(session)
         async with self.admitting(session, payload.conversation_id) as conversation_id:
+            checked_at = time.monotonic()
             conversation = await conversations.get_accessible(
                 user=user, conversation_id=conversation_id
             )
@@ -58,7 +60,7 @@ class Rooms:
             if conversation_id not in session.conversations:
                 # Marked before entering the room: none of their tokens can arrive out of order.
                 self._hub.delivery.joined_midway(streaming, session.sid)
-            await self.enter(session, conversation_id)
+            await self.enter(session, conversation_id, checked_at=checked_at)
         return {
             "conversation_id": conversation_id,
             "online": await self._hub.presence.online(conversation_id),
@@ -86,11 +88,16 @@ class Rooms:
         else:
             relay = previous is not None and previous[0]
         if relay:
-            # Only relayed events reach anyone, so only they pay for the check (at most one per
-            # debounce window or change of state).
-            if not await self.may_access(session, conversation_id):
-                await self.lose(session, conversation_id, "revoked")
-                raise conversation_not_found()
+            # Only relayed events reach anyone, so only they pay for the check, and only when
+            # this socket's last finding is older than TYPING_ACCESS_RECHECK_SECONDS (an
+            # announced loss of access has taken the socket out of the room already).
+            seen = session.access_seen.get(conversation_id)
+            if seen is None or now - seen >= self._hub.settings.typing_access_recheck_seconds:
+                if not await self.may_access(session, conversation_id):
+                    await self.lose(session, conversation_id, "revoked")
+                    raise conversation_not_found()
+                if conversation_id in session.conversations:
+                    session.access_seen[conversation_id] = now
             session.typing[conversation_id] = (payload.is_typing, now)
             event = Typing(
                 conversation_id=conversation_id,
@@ -101,7 +108,10 @@ class Rooms:
         return {"relayed": relay}
 
     # ---- rooms and presence ---------------------------------------------------------------
-    async def enter(self, session: Session, conversation_id: str) -> None:
+    async def enter(self, session: Session, conversation_id: str, *, checked_at: float) -> None:
+        """Puts the socket in the room; `checked_at` is when its access check began."""
+        seen = session.access_seen.get(conversation_id, checked_at)
+        session.access_seen[conversation_id] = max(seen, checked_at)
         await self._hub.sio.enter_room(session.sid, conversation_room(conversation_id))
         if conversation_id in session.conversations:
             return
@@ -111,6 +121,7 @@ class Rooms:
 
     async def forget(self, session: Session, conversation_id: str) -> None:
         session.typing.pop(conversation_id, None)
+        session.access_seen.pop(conversation_id, None)
         if conversation_id not in session.conversations:
             return
         session.conversations.discard(conversation_id)
@@ -195,6 +206,7 @@ class Rooms:
             del session.replay_conversations[message_id]
         session.conversations.discard(conversation_id)
         session.typing.pop(conversation_id, None)
+        session.access_seen.pop(conversation_id, None)
         tasks = [t for m in replays if (t := session.replays.get(m)) is not None]
         for task in tasks:
             task.cancel()
@@ -217,10 +229,14 @@ class Rooms:
         ]
         if not held:
             return
+        checked_at = time.monotonic()
         access = await conversations.access_of({c for _, c in held})
         for session, conversation_id in held:
             entry = access.get(conversation_id)
             if entry is not None and entry.allows(user_id=session.user_id, org_id=session.org_id):
+                if conversation_id in session.conversations:
+                    seen = session.access_seen.get(conversation_id, checked_at)
+                    session.access_seen[conversation_id] = max(seen, checked_at)
                 continue
             if self._hub.current(session):
                 await self.lose(session, conversation_id, "deleted" if entry is None else "revoked")

@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     presence_ttl_seconds: int = Field(default=60, ge=5)
     # A repeated `typing: true` within this window is not relayed again.
     typing_debounce_seconds: float = Field(default=2.0, ge=0)
+    # A relayed `typing` re-checks access in MongoDB only when this socket's last positive
+    # check of the conversation (join, send, heartbeat, an earlier relay) is older than this.
+    # 20 s = the default heartbeat re-check: a member whose loss of access was not announced
+    # receives the room's events that long anyway, so a fresher check per keystroke buys
+    # nothing and cost a database round trip on the relay path (issue 20, fan-out p99).
+    typing_access_recheck_seconds: float = Field(default=20.0, ge=0)
     # Client events per socket (`limits` notation, ";" between several), in the instance's
     # memory (a socket lives on one instance): past it an event is answered `rate_limited`;
     # past SOCKET_EVENT_DISCONNECT_FACTOR times it, the socket is disconnected.

@@ -30,12 +30,14 @@ LIVE = ("message:new", "assistant:start", "assistant:token", "assistant:end", "a
 async def server(
     mongo_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ServerProcess]:
-    # A 5 s presence TTL puts the heartbeat (and its access re-check) at under 2 s.
+    # A 5 s presence TTL puts the heartbeat (and its access re-check) at under 2 s; every
+    # relayed `typing` checks access (the window is tested in test_gateway.py).
     process = ServerProcess(
         mongo_url=mongo_url,
         db=f"t_{uuid.uuid4().hex[:12]}",
         data_dir=tmp_path_factory.mktemp("access"),
         PRESENCE_TTL_SECONDS="5",
+        TYPING_ACCESS_RECHECK_SECONDS="0",
         OFFLINE_TOKEN_DELAY_MS="40",
     )
     await process.start()

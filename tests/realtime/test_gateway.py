@@ -19,10 +19,13 @@ from tests.realtime.conftest import (
     add_member,
     assert_stream,
     register,
+    remove_member,
     set_role,
+    study_group,
 )
 
 QUESTION = "Explain Newton's second law with a worked example of a block on an incline."
+TYPING_RECHECK_S = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,7 @@ async def server(
         db=f"t_{uuid.uuid4().hex[:12]}",
         data_dir=tmp_path_factory.mktemp("gateway"),
         CHAT_RATE_LIMIT="4/minute",
+        TYPING_ACCESS_RECHECK_SECONDS=str(TYPING_RECHECK_S),
     )
     await process.start()
     yield process
@@ -552,3 +556,32 @@ async def test_a_members_message_in_a_study_group_fans_out_to_the_mentor(
     new = mentor_device.named("message:new")
     assert [(m["id"], m["author_id"]) for m in new] == [(ack["message_id"], member.id)]
     assert_stream(mentor_device, ack["assistant_message_id"], end)
+
+
+async def test_a_relayed_typing_reuses_a_recent_access_check_then_checks_again(
+    server: ServerProcess, mongo_url: str, devices: Callable[[], Device]
+) -> None:
+    """Within TYPING_ACCESS_RECHECK_SECONDS of the join's check a relay asks no database; past
+    it, a loss of access nobody announced is found by the relay itself."""
+    mentor, member, group = await study_group(server, mongo_url)
+    conversation_id = group["conversation_id"]
+    watcher = await devices().connect(server, mentor.access_token)
+    typist = await devices().connect(server, member.access_token)
+    for device in (watcher, typist):
+        ack = await device.call("conversation:join", {"conversation_id": conversation_id})
+        assert ack["ok"] is True, ack
+    joined_at = asyncio.get_running_loop().time()
+
+    await remove_member(server, mongo_url, conversation_id, member.id)  # not announced
+    ack = await typist.call("typing", {"conversation_id": conversation_id, "is_typing": True})
+    assert asyncio.get_running_loop().time() - joined_at < TYPING_RECHECK_S, "too slow to judge"
+    assert ack == {"ok": True, "relayed": True}
+    await watcher.wait_for(lambda: watcher.named("typing"))
+
+    await asyncio.sleep(TYPING_RECHECK_S + 0.1)
+    ack = await typist.call("typing", {"conversation_id": conversation_id, "is_typing": False})
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "conversation_not_found"
+    lost = await typist.wait_for(lambda: typist.named("conversation:access_lost"))
+    assert lost == [{"conversation_id": conversation_id, "reason": "revoked"}]
+    assert len(watcher.named("typing")) == 1
