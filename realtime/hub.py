@@ -18,7 +18,7 @@ from realtime.replay import MemoryReplay, ReplayStore
 from server.config import Settings
 from server.conversations.service import AccessLossReason
 from server.errors import AppError
-from server.events import ServerEvent
+from server.events import TERMINAL_EVENTS, ServerEvent
 from server.state import AppState
 
 
@@ -103,9 +103,15 @@ class Hub:
         before the event is serialised: python-socketio would encode the packet and find no
         one (one process without Redis streams every reply's tokens to its conversation's room,
         empty when the learner reads over SSE). Judged at the moment python-socketio would
-        judge it (no await between), so no socket that would have got it misses it."""
+        judge it (no await between), so no socket that would have got it misses it. A reply's
+        end (one per reply) still goes on: the delivery filter forgets the reply when it sees it."""
         target = to or room
-        if target is not None and (local or not self._shared) and not self._holds(target):
+        if (
+            target is not None
+            and (local or not self._shared)
+            and event.name not in TERMINAL_EVENTS
+            and not self._holds(target)
+        ):
             return
         await self.sio.emit(event.name, event.payload(), room=room, to=to, ignore_queue=local)
 

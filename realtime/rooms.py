@@ -155,11 +155,17 @@ class Rooms:
         A loss of access is announced after its database write. If the check read the
         conversation before that write, the announcement arrives after the check started, so
         it finds the socket either in the room (and takes it out) or still being admitted (and
-        is remembered here, and undone on the way out): no interleaving leaves it inside."""
+        is remembered here, and undone on the way out): no interleaving leaves it inside.
+        A check that finds access gone takes the socket out too, if it was in (a join or send
+        again on a conversation it lost unannounced), as the heartbeat's re-check would."""
         conversation_id = str(conversations.parse_id(raw_id))
         session.admitting[conversation_id] = session.admitting.get(conversation_id, 0) + 1
+        denied = False
         try:
             yield conversation_id
+        except NotFound:
+            denied = True
+            raise
         finally:
             count = session.admitting.pop(conversation_id) - 1
             if count:
@@ -167,6 +173,8 @@ class Rooms:
             lost = session.lost_while_admitting.get(conversation_id)
             if not count:
                 session.lost_while_admitting.pop(conversation_id, None)
+            if denied and lost is None:
+                await self.lose(session, conversation_id, "revoked")
         if lost is not None:
             await self.lose(session, conversation_id, lost)
             raise not_found()

@@ -585,3 +585,26 @@ async def test_a_relayed_typing_reuses_a_recent_access_check_then_checks_again(
     lost = await typist.wait_for(lambda: typist.named("conversation:access_lost"))
     assert lost == [{"conversation_id": conversation_id, "reason": "revoked"}]
     assert len(watcher.named("typing")) == 1
+
+
+async def test_a_join_that_finds_access_gone_takes_the_socket_out(
+    server: ServerProcess, mongo_url: str, devices: Callable[[], Device]
+) -> None:
+    """Joining again a conversation whose access went unannounced: the refusal also ends the
+    earlier join (room, presence, typing), as the heartbeat's re-check would, later."""
+    _, member, group = await study_group(server, mongo_url)
+    conversation_id = group["conversation_id"]
+    typist = await devices().connect(server, member.access_token)
+    ack = await typist.call("conversation:join", {"conversation_id": conversation_id})
+    assert ack["ok"] is True, ack
+
+    await remove_member(server, mongo_url, conversation_id, member.id)  # not announced
+    again = await typist.call("conversation:join", {"conversation_id": conversation_id})
+    assert again["error"]["code"] == "conversation_not_found"
+    # At once: the heartbeat's re-check (every 20 s here) would find it only later.
+    lost = await typist.wait_for(
+        lambda: typist.named("conversation:access_lost"), timeout=3, what="access_lost"
+    )
+    assert lost == [{"conversation_id": conversation_id, "reason": "revoked"}]
+    ack = await typist.call("typing", {"conversation_id": conversation_id, "is_typing": True})
+    assert ack["error"]["code"] == "not_joined"

@@ -10,7 +10,7 @@ import socketio
 
 from realtime.delivery import DeliveryFilter, LocalManager
 from realtime.hub import Hub
-from server.events import AssistantToken
+from server.events import AssistantError, AssistantToken
 from tests.conftest import make_settings
 
 ROOM = "conversation:0123456789abcdef01234567"
@@ -45,3 +45,20 @@ async def test_an_emit_no_socket_here_can_receive_is_not_serialised(tmp_path: Pa
     await manager.leave_room(sid, "/", ROOM)
     await hub.emit(token, room=ROOM)
     assert CountedToken.serialised == 2
+
+
+async def test_a_dropped_reply_end_still_forgets_who_joined_it_midway(tmp_path: Path) -> None:
+    """A socket that joined mid-reply and left before its end: the end, dropped for the empty
+    room, still clears the reply from the delivery filter (it reached the filter before)."""
+    delivery = DeliveryFilter()
+    sio = socketio.AsyncServer(async_mode="asgi", client_manager=LocalManager(delivery))
+    hub = Hub(make_settings("mongodb://127.0.0.1:1", tmp_path), sio, delivery)
+    manager = sio.manager
+    sid = await manager.connect("eio-1", "/")
+    await manager.enter_room(sid, "/", ROOM)
+    delivery.joined_midway(["m1"], sid)
+    await manager.leave_room(sid, "/", ROOM)
+
+    end = AssistantError(message_id="m1", conversation_id=ROOM[13:], code="x", message="x")
+    await hub.emit(end, room=ROOM)
+    assert delivery.skipped(AssistantToken.name, {"message_id": "m1"}, ROOM) == set()
