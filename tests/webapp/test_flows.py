@@ -81,9 +81,9 @@ async def test_a_streamed_reply_grows_on_screen_and_is_kept(page: Page) -> None:
     # The conversation got its title from the first message and is listed.
     await expect(page).to_have_url(re.compile(r"/chat/[0-9a-f]{24}$"))
     await page.get_by_text("Conversations", exact=True).click()  # the drawer, closed on phones
-    await expect(page.get_by_role("list", name="Conversations").get_by_role("link")).to_have_count(
-        1
-    )
+    await expect(
+        page.get_by_role("listbox", name="Conversations").get_by_role("option")
+    ).to_have_count(1)
     # After a reload, the stored exchange is shown again.
     await page.reload()
     await expect(page.get_by_role("log").locator("article.assistant .text")).to_have_text(final)
@@ -308,18 +308,18 @@ async def test_conversations_are_renamed_pinned_archived_regenerated_and_deleted
     await page.get_by_role("button", name="Pin", exact=True).click()
     await expect(page.get_by_role("button", name="Unpin")).to_be_visible()
     await page.get_by_text("Conversations", exact=True).click()
-    conversations = page.get_by_role("list", name="Conversations")
-    await expect(conversations.get_by_role("link", name="Pinned: Physics doubts")).to_be_visible()
+    conversations = page.get_by_role("listbox", name="Conversations")
+    await expect(conversations.get_by_role("option", name="Pinned: Physics doubts")).to_be_visible()
     await page.get_by_role("button", name="Archive", exact=True).click()
     await expect(page.get_by_role("button", name="Unarchive")).to_be_visible()
-    await expect(conversations.get_by_role("link")).to_have_count(0)
+    await expect(conversations.get_by_role("option")).to_have_count(0)
     await page.get_by_role("button", name="Show archived").click()
-    await expect(conversations.get_by_role("link", name="Pinned: Physics doubts")).to_be_visible()
+    await expect(conversations.get_by_role("option", name="Pinned: Physics doubts")).to_be_visible()
     await page.get_by_role("button", name="Delete", exact=True).click()
     await page.get_by_role("button", name="Yes, delete").click()
     await expect(page.get_by_role("heading", name="New chat")).to_be_visible()
     await expect(page).to_have_url(re.compile(r"/chat$"))
-    await expect(conversations.get_by_role("link")).to_have_count(0)
+    await expect(conversations.get_by_role("option")).to_have_count(0)
     assert first  # the first reply was shown before it was replaced
 
 
@@ -448,9 +448,9 @@ async def test_an_imported_learner_claims_the_account_from_the_mail_link(
     await expect(page.get_by_role("button", name="Log out")).to_be_visible()
     # The history came along: the imported conversation is listed.
     await page.get_by_text("Conversations", exact=True).click()
-    await expect(page.get_by_role("list", name="Conversations").get_by_role("link")).to_have_count(
-        1
-    )
+    await expect(
+        page.get_by_role("listbox", name="Conversations").get_by_role("option")
+    ).to_have_count(1)
 
 
 async def test_single_sign_on_through_the_provider_button(page: Page, server: WebServer) -> None:

@@ -2,6 +2,7 @@
 // regenerate, citations linking to the cited document, the learner's weak topics.
 import * as api from "./api.js";
 import { clientId, h, messageOf, nextId, render, toast } from "./dom.js";
+import { navigate } from "./app.js";
 
 const WIDE = window.matchMedia("(min-width: 48rem)");
 
@@ -14,7 +15,17 @@ export function chatView(main, params) {
     alive: true,
   };
 
-  const list = h("ul", { "aria-label": "Conversations" });
+  // A single-select listbox, not links: a title taken from the learner's first message ("How
+  // is my progress?") must never be a second link or button matching the contract's names.
+  const list = h("div", {
+    role: "listbox",
+    "aria-label": "Conversations",
+    class: "conv-list",
+    hidden: true,
+    onclick: onListClick,
+    onkeydown: onListKey,
+  });
+  const listNote = h("p", { class: "muted", hidden: true });
   const archivedToggle = h("button", { type: "button", class: "link", onclick: toggleArchived }, "Show archived");
   const drawer = h(
     "details",
@@ -22,6 +33,7 @@ export function chatView(main, params) {
     h("summary", {}, "Conversations"),
     h("button", { type: "button", class: "secondary small", onclick: () => newChat() }, "New chat"),
     list,
+    listNote,
     archivedToggle,
   );
   const title = h("h1", {}, "New chat");
@@ -91,25 +103,67 @@ export function chatView(main, params) {
       const page = await api.api(`/conversations${query}`);
       if (!state.alive) return;
       const items = [...page.items].sort((a, b) => Number(b.pinned) - Number(a.pinned));
-      render(
-        list,
-        items.length
-          ? items.map((c) =>
-              h(
-                "li",
-                {},
-                h(
-                  "a",
-                  { href: `/chat/${c.id}`, "data-link": true, "aria-current": c.id === state.id ? "page" : undefined },
-                  c.pinned ? [h("span", { class: "pin", "aria-hidden": "true" }, "★ "), h("span", { class: "sr-only" }, "Pinned: ")] : null,
-                  c.title || "Untitled conversation",
-                ),
-              ),
-            )
-          : h("li", { class: "muted" }, state.showArchived ? "No archived conversations." : "No conversations yet."),
+      const options = items.map((c) =>
+        h(
+          "div",
+          {
+            role: "option",
+            id: `conv-${c.id}`,
+            tabindex: "-1",
+            "aria-selected": c.id === state.id ? "true" : "false",
+            dataset: { id: c.id },
+          },
+          c.pinned ? [h("span", { class: "pin", "aria-hidden": "true" }, "★ "), h("span", { class: "sr-only" }, "Pinned: ")] : null,
+          c.title || "Untitled conversation",
+        ),
       );
+      // Roving tabindex: Tab reaches the open conversation (or the first one) only.
+      const current = options.find((o) => o.getAttribute("aria-selected") === "true") || options[0];
+      if (current) current.tabIndex = 0;
+      render(list, options);
+      list.hidden = !options.length;
+      listNote.className = "muted";
+      listNote.hidden = Boolean(options.length);
+      render(listNote, state.showArchived ? "No archived conversations." : "No conversations yet.");
     } catch (err) {
-      render(list, h("li", { class: "error" }, messageOf(err)));
+      render(list);
+      list.hidden = true;
+      listNote.className = "error";
+      listNote.hidden = false;
+      render(listNote, messageOf(err));
+    }
+  }
+
+  function openConversation(option) {
+    if (option.dataset.id !== state.id) {
+      navigate(`/chat/${option.dataset.id}`);
+      return;
+    }
+    if (!WIDE.matches) drawer.open = false;
+    input.focus();
+  }
+
+  function onListClick(event) {
+    const option = event.target.closest('[role="option"]');
+    if (option) openConversation(option);
+  }
+
+  /** Up/Down/Home/End move the focus along the list; Enter or Space opens the focused one. */
+  function onListKey(event) {
+    const option = event.target.closest('[role="option"]');
+    if (!option) return;
+    const options = [...list.querySelectorAll('[role="option"]')];
+    const at = options.indexOf(option);
+    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: options.length - 1 };
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      openConversation(option);
+    } else if (Object.hasOwn(moves, event.key)) {
+      event.preventDefault();
+      const next = options[Math.max(0, Math.min(options.length - 1, moves[event.key]))];
+      option.tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
     }
   }
 
