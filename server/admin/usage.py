@@ -18,11 +18,18 @@ from server.usage import service as usage_service
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
+# Days are the learners' local days, and somewhere it is already tomorrow: the default window
+# ends on the latest calendar day on Earth (UTC+14), so today's use of every learner is in it
+# (ending on UTC's date left out India's use from 18:30 UTC, when IST's day has turned).
+LATEST_UTC_OFFSET = timedelta(hours=14)
 _SUMS = usage_service.SUMS
 
 
-def _window(from_day: date | None, to_day: date | None) -> tuple[date, date]:
-    to_day = to_day or datetime.now(UTC).date()
+def window(
+    from_day: date | None, to_day: date | None, *, now: datetime | None = None
+) -> tuple[date, date]:
+    """The report's days, `from_day`..`to_day` inclusive, defaults filled in and checked."""
+    to_day = to_day or ((now or datetime.now(UTC)) + LATEST_UTC_OFFSET).date()
     from_day = from_day or to_day - timedelta(days=DEFAULT_DAYS - 1)
     if from_day > to_day:
         raise ValidationFailed("`from` must not be after `to`.", code="invalid_range")
@@ -49,7 +56,7 @@ def _row(raw: dict[str, Any], *, day: str | None) -> UsageRow:
 async def report(
     *, org_id: PydanticObjectId | None, from_day: date | None, to_day: date | None
 ) -> UsageReport:
-    start, end = _window(from_day, to_day)
+    start, end = window(from_day, to_day)
     rows = await usage_service.sums_by_day_and_provider(org_id=org_id, start=start, end=end)
     items = [_row(raw, day=raw["_id"]["day"]) for raw in rows]
     totals: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from models import AiUsageDay, AuditLog, Organization
 from models.ai_usage import ProviderUsage
+from server.admin import usage as usage_report
 from server.config import Settings
 from tests.admin.helpers import BASE, World, build_world
 from tests.chat.helpers import message_body, new_conversation
@@ -314,3 +315,19 @@ async def test_audit_log_pages_and_never_holds_secrets_or_content(api: Api, worl
         f"{BASE}/admin/audit", params={"action": "org.create"}, headers=world.root["auth"]
     )
     assert {e["action"] for e in filtered.json()["items"]} == {"org.create"}
+
+
+@pytest.mark.parametrize(
+    ("now", "last_day"),
+    [
+        ("2026-12-02T10:00:00+00:00", "2026-12-03"),  # already the 3rd east of UTC+10
+        ("2026-12-02T19:00:00+00:00", "2026-12-03"),  # IST's day has turned (00:30 on the 3rd)
+        ("2026-12-02T00:30:00+00:00", "2026-12-02"),
+    ],
+)
+def test_the_default_report_window_ends_on_the_latest_local_day(now: str, last_day: str) -> None:
+    """Usage days are the learners' local days: the default window holds today for every time
+    zone (it ended on UTC's date, so India's use vanished from the report after 18:30 UTC)."""
+    start, end = usage_report.window(None, None, now=datetime.fromisoformat(now))
+    assert end.isoformat() == last_day
+    assert (end - start).days == usage_report.DEFAULT_DAYS - 1
