@@ -298,6 +298,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cleanup.push_async_callback(_cancel, test_sweeper)
         app.state.ctx = state
         if getattr(app.state, "freeze_heap", False):
+            # A server process builds the shipped knowledge's index now: the first learner's
+            # first reply no longer waits half a second for it, and the index is frozen below
+            # with the rest of the start-up heap. (Tests that build apps in-process build it
+            # when a reply first needs it.)
+            try:
+                await chat.warm()
+            except Exception:  # never a reason not to start: the first reply tries again
+                log.exception("indexing the shipped knowledge at start-up failed")
             # The long-lived start-up heap (modules, schemas, models, indexes) out of the
             # collector's generations: full collections, which every request's allocations
             # trigger, no longer walk it (issue 20). Only for a server process: tests build

@@ -81,8 +81,8 @@ class _Shipped:
 
 
 class ShippedKnowledge:
-    """The app's own notes and bank explanations, indexed once per process (lazily: the
-    first grounded message pays about half a second of embedding)."""
+    """The app's own notes and bank explanations, indexed once per process: at a server's
+    start (`warm`), else by the first grounded message (about half a second of embedding)."""
 
     def __init__(self, *, taxonomy: Taxonomy) -> None:
         self._taxonomy = taxonomy
@@ -115,6 +115,11 @@ class ShippedKnowledge:
             )
             for i, k in enumerate(keys)
         )
+
+    async def warm(self) -> None:
+        """Builds the index now (a server process at start-up), not on the first message."""
+        await self._ready()
+        log.info("shipped knowledge indexed", extra={"passages": len(self._items)})
 
     async def _ready(self) -> HybridIndex:
         if self._index is None:

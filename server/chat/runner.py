@@ -98,6 +98,10 @@ class Runner:
         self._grounding = Grounding(taxonomy=taxonomy)
         self.generations = GenerationRegistry()
 
+    async def warm(self) -> None:
+        """What the first reply would otherwise build (the shipped knowledge's index)."""
+        await self._grounding.shipped.warm()
+
     def start(self, job: Job) -> Generation:
         generation = Generation(
             message_id=str(job.reply.id),

@@ -102,6 +102,10 @@ class ChatService:
         )
         return Exchange(admitted.question, admitted.reply, self._runner.start(job))
 
+    async def warm(self) -> None:
+        """Builds at start-up what the first reply would otherwise wait for."""
+        await self._runner.warm()
+
     def add_stored_listener(self, listener: StoredListener) -> None:
         """Called with each newly stored learner message (the socket gateway's `message:new`)."""
         self._stored_listeners.append(listener)

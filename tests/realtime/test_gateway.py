@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -608,3 +609,19 @@ async def test_a_join_that_finds_access_gone_takes_the_socket_out(
     assert lost == [{"conversation_id": conversation_id, "reason": "revoked"}]
     ack = await typist.call("typing", {"conversation_id": conversation_id, "is_typing": True})
     assert ack["error"]["code"] == "not_joined"
+
+
+async def test_a_server_process_indexes_the_shipped_knowledge_before_it_is_ready(
+    server: ServerProcess,
+) -> None:
+    """The first learner's first reply does not wait for the shipped notes' index."""
+    records = [
+        json.loads(line)
+        for line in server.log_path.read_text(errors="replace").splitlines()
+        if line.startswith("{")
+    ]
+    messages = [r.get("msg") for r in records]
+    assert "shipped knowledge indexed" in messages, server.log_tail()
+    indexed = records[messages.index("shipped knowledge indexed")]
+    assert indexed["passages"] > 500  # the notes and the question bank's explanations
+    assert messages.index("shipped knowledge indexed") < messages.index("starguide ready")
