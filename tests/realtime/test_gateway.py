@@ -582,7 +582,9 @@ async def test_a_relayed_typing_reuses_a_recent_access_check_then_checks_again(
     await asyncio.sleep(TYPING_RECHECK_S + 0.1)
     ack = await typist.call("typing", {"conversation_id": conversation_id, "is_typing": False})
     assert ack["ok"] is False
-    assert ack["error"]["code"] == "conversation_not_found"
+    # The relay's own check (conversation_not_found), or the heartbeat's re-check (every 20 s)
+    # got there first and took the socket out (not_joined); either way nothing is relayed.
+    assert ack["error"]["code"] in ("conversation_not_found", "not_joined"), ack
     lost = await typist.wait_for(lambda: typist.named("conversation:access_lost"))
     assert lost == [{"conversation_id": conversation_id, "reason": "revoked"}]
     assert len(watcher.named("typing")) == 1
