@@ -265,8 +265,19 @@ async def test_a_killed_embedded_database_is_503_then_restarted(
     await asyncio.sleep(2)
     embedded = embedded_app.embedded
     first_pid = embedded.process.pid  # type: ignore[union-attr]
-    await kill_database(embedded)
-    statuses = []
+    port = await kill_database(embedded)
+    # Hold the port until a request has seen the outage: under load the supervisor can bring
+    # the database back before the first request is served, and the test saw no 503 at all.
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen()
+    try:
+        down = await client.get("/api/v1/conversations", headers=auth)
+        assert_dependency_down(down, "mongodb")
+    finally:
+        squatter.close()
+    statuses = [down.status_code]
 
     async def works_again() -> bool:
         response = await client.get("/api/v1/conversations", headers=auth)
