@@ -498,12 +498,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--first-token-delay-ms", type=float, default=50.0)
     parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--chunk-delay-ms", type=float, default=0.0, help="pause between chunks")
     args = parser.parse_args()
     server = FakeVendors().start()
     chunks = tuple(f"tok{i} " for i in range(args.chunks))
     for vendor in ("openai", "anthropic", "gemini"):
         server.default[vendor] = Behaviour(
-            chunks=chunks, first_token_delay_s=args.first_token_delay_ms / 1000
+            chunks=chunks,
+            first_token_delay_s=args.first_token_delay_ms / 1000,
+            chunk_delay_s=args.chunk_delay_ms / 1000,
+            usage=(200, args.chunks),
         )
     print(server.port, flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin
