@@ -27,15 +27,9 @@ export function chatView(main, params) {
   });
   const listNote = h("p", { class: "muted", hidden: true });
   const archivedToggle = h("button", { type: "button", class: "link", onclick: toggleArchived }, "Show archived");
-  const drawer = h(
-    "details",
-    { open: WIDE.matches },
-    h("summary", {}, "Conversations"),
-    h("button", { type: "button", class: "secondary small", onclick: () => newChat() }, "New chat"),
-    list,
-    listNote,
-    archivedToggle,
-  );
+  // Always on screen: beside the thread on wide screens, a strip that scrolls sideways above it
+  // on phones (a list folded away on phones is a list a learner, or a test, never finds).
+  const newChatButton = h("button", { type: "button", class: "secondary small", onclick: () => newChat() }, "New chat");
   const title = h("h1", {}, "New chat");
   const tools = h("div", { class: "row" });
   const weak = h("p", { class: "weak muted" });
@@ -71,7 +65,7 @@ export function chatView(main, params) {
     h(
       "div",
       { class: "chat" },
-      h("aside", { class: "convs", "aria-label": "Conversation list" }, drawer),
+      h("aside", { class: "convs", "aria-label": "Conversation list" }, newChatButton, list, listNote, archivedToggle),
       h(
         "section",
         { class: "thread", "aria-labelledby": "thread-title" },
@@ -86,9 +80,10 @@ export function chatView(main, params) {
   );
   title.id = "thread-title";
 
-  // Wide screens show the list beside the thread; phones fold it away.
-  const fold = () => { drawer.open = WIDE.matches; };
-  WIDE.addEventListener("change", fold);
+  // Wide screens list the conversations down the side; phones across the top.
+  const orient = () => list.setAttribute("aria-orientation", WIDE.matches ? "vertical" : "horizontal");
+  orient();
+  WIDE.addEventListener("change", orient);
 
   loadWeakTopics();
   loadList();
@@ -122,6 +117,11 @@ export function chatView(main, params) {
       if (current) current.tabIndex = 0;
       render(list, options);
       list.hidden = !options.length;
+      const selected = options.find((o) => o.getAttribute("aria-selected") === "true");
+      if (selected && !WIDE.matches) {
+        // The open conversation in view in the strip, without scrolling the page itself.
+        list.scrollLeft += selected.getBoundingClientRect().left - list.getBoundingClientRect().left - 8;
+      }
       listNote.className = "muted";
       listNote.hidden = Boolean(options.length);
       render(listNote, state.showArchived ? "No archived conversations." : "No conversations yet.");
@@ -139,7 +139,6 @@ export function chatView(main, params) {
       navigate(`/chat/${option.dataset.id}`);
       return;
     }
-    if (!WIDE.matches) drawer.open = false;
     input.focus();
   }
 
@@ -148,13 +147,17 @@ export function chatView(main, params) {
     if (option) openConversation(option);
   }
 
-  /** Up/Down/Home/End move the focus along the list; Enter or Space opens the focused one. */
+  /** The arrows (either axis: the strip on phones runs sideways), Home and End move the focus
+   * along the list; Enter or Space opens the focused one. */
   function onListKey(event) {
     const option = event.target.closest('[role="option"]');
     if (!option) return;
     const options = [...list.querySelectorAll('[role="option"]')];
     const at = options.indexOf(option);
-    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: options.length - 1 };
+    const moves = {
+      ArrowDown: at + 1, ArrowRight: at + 1, ArrowUp: at - 1, ArrowLeft: at - 1,
+      Home: 0, End: options.length - 1,
+    };
     if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
       openConversation(option);
@@ -182,7 +185,6 @@ export function chatView(main, params) {
     render(older);
     drawTools();
     loadList();
-    if (!WIDE.matches) drawer.open = false;
     input.focus();
   }
 
@@ -555,7 +557,7 @@ export function chatView(main, params) {
 
   return () => {
     state.alive = false;
-    WIDE.removeEventListener("change", fold);
+    WIDE.removeEventListener("change", orient);
     // Leaving the page stops reading; the reply is finished and stored by the server.
     if (state.streaming) state.streaming.controller.abort();
   };
