@@ -447,9 +447,9 @@ async def test_an_imported_learner_claims_the_account_from_the_mail_link(
     await page.get_by_role("button", name="Claim account").click()
     await expect(page.get_by_role("button", name="Log out")).to_be_visible()
     # The history came along: the imported conversation is listed.
-    imported = page.get_by_role("listbox", name="Conversations").get_by_role("option")
-    await expect(imported).to_have_count(1)
-    await expect(imported).to_be_visible()
+    listed = page.get_by_role("listbox", name="Conversations").get_by_role("option")
+    await expect(listed).to_have_count(1)
+    await expect(listed).to_be_visible()
 
 
 async def test_single_sign_on_through_the_provider_button(page: Page, server: WebServer) -> None:
