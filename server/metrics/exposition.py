@@ -1,9 +1,14 @@
 """The scrape: who may read `/metrics`, the readings taken at scrape time, the text itself.
 
-Access (docs/OPERATIONS.md): the caller's address (the same rule as per-client limits:
-`X-Forwarded-For` believed only from `FORWARDED_ALLOW_IPS` peers) within `METRICS_ALLOW`, or
-`Authorization: Bearer <METRICS_TOKEN>` compared in constant time. Anyone else gets the 404 an
-unknown route gets, so the endpoint does not even show that it exists.
+Access (docs/OPERATIONS.md): a direct caller (no `X-Forwarded-For`) whose address is within
+`METRICS_ALLOW`, or `Authorization: Bearer <METRICS_TOKEN>` compared in constant time. Anyone
+else gets the 404 an unknown route gets, so the endpoint does not even show that it exists.
+
+Why a forwarded request never passes on its address: the left-most hops of `X-Forwarded-For` are
+whatever the client wrote, and with `FORWARDED_ALLOW_IPS=*` (or a proxy that passes the header on
+unchanged) the address believed for rate limits would be the client's own claim, so
+`X-Forwarded-For: 127.0.0.1` would read the metrics. Prometheus scrapes pods directly; a scrape
+through a proxy uses the token.
 """
 
 from __future__ import annotations
@@ -32,19 +37,34 @@ def _networks(entries: tuple[str, ...]) -> TrustedProxies:
     return TrustedProxies(entries)
 
 
+_NO_PROXIES = TrustedProxies(())
+
+
+def direct_peer(scope: Mapping[str, Any]) -> str | None:
+    """The TCP peer of a request that came straight to us, or None for one that names a
+    forwarded client (uvicorn's proxy headers rewrite `scope["client"]` only when the header is
+    there, so without it the scope's client is the socket's peer)."""
+    if any(name.lower() == b"x-forwarded-for" for name, _ in scope.get("headers") or ()):
+        return None
+    client = scope.get("client")
+    # No trusted proxies: the peer itself, normalised (port dropped, IPv4-mapped IPv6 unwrapped).
+    return _NO_PROXIES.client_address(str(client[0])) if client else None
+
+
 def allowed(
     *,
-    address: str,
+    address: str | None,
     authorization: str | None,
     allow: Sequence[str],
     token: str | None,
 ) -> bool:
-    """May this caller read the metrics? `address`: the client as `TrustedProxies` sees it."""
+    """May this caller read the metrics? `address`: `direct_peer`'s answer (None: forwarded,
+    so only the token counts)."""
     if token and authorization and authorization[:7].lower() == "bearer ":
         presented = authorization[7:].strip().encode()
         if hmac.compare_digest(presented, token.encode()):
             return True
-    return address in _networks(tuple(allow))
+    return address is not None and address in _networks(tuple(allow))
 
 
 class _Jobs(Protocol):

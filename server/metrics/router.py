@@ -16,7 +16,7 @@ async def metrics(request: Request, state: State) -> Response:
     settings = state.settings
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     if not exposition.allowed(
-        address=state.trusted_proxies.from_scope(request.scope),
+        address=exposition.direct_peer(request.scope),
         authorization=request.headers.get("authorization"),
         allow=settings.metrics_allow,
         token=token,

@@ -270,6 +270,15 @@ async def test_only_allowed_addresses_or_the_token_may_scrape(
 ) -> None:
     # 127.0.0.1 is a trusted proxy (FORWARDED_ALLOW_IPS' default): the client it names counts.
     outside = {"X-Forwarded-For": "203.0.113.9"}
+    # The loopback test client itself scrapes (METRICS_ALLOW's default) ...
+    assert (await scrape(client)) != {}
+    # ... but a request that names a forwarded client never passes on its address, even a
+    # loopback one: the left-most hops are whatever the client wrote (with FORWARDED_ALLOW_IPS=*
+    # they are the address believed), so a spoofed header must not open the metrics.
+    for spoofed in ("127.0.0.1", "::1", "203.0.113.9, 127.0.0.1"):
+        forged = await client.get("/metrics", headers={"X-Forwarded-For": spoofed})
+        assert forged.status_code == 404, spoofed
+        assert "starguide_" not in forged.text
     refused = await client.get("/metrics", headers=outside)
     assert refused.status_code == 404
     # Exactly what an unknown route answers: nothing says that /metrics exists.
@@ -288,6 +297,15 @@ async def test_only_allowed_addresses_or_the_token_may_scrape(
     )
     assert exposition.allowed(
         address="10.1.2.3", authorization=None, allow=["10.0.0.0/8"], token=None
+    )
+    assert not exposition.allowed(address=None, authorization=None, allow=["*"], token=None)
+    assert exposition.allowed(
+        address=None, authorization=f"Bearer {TOKEN}", allow=["127.0.0.1"], token=TOKEN
+    )
+    forwarded = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"1.2.3.4")]}
+    assert exposition.direct_peer(forwarded) is None
+    assert exposition.direct_peer({"client": ("::ffff:10.0.0.7", 5000), "headers": []}) == (
+        "10.0.0.7"
     )
     assert not exposition.allowed(
         address="10.1.2.3", authorization=f"Bearer {TOKEN}", allow=["::1"], token=None
