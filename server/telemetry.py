@@ -40,6 +40,8 @@ _UNTRACED_URLS = "/metrics,/healthz,/readyz,/api/v1/healthz,/api/v1/readyz"
 _SAFE_HEADERS = frozenset(
     {"accept", "content-type", "content-length", "user-agent", "x-request-id"}
 )
+_SAFE_CRUMB_DATA = frozenset({"method", "status_code", "url", "reason"})
+REDACTED = "[redacted]"
 # Span attributes that carry a URL or its query string, as the HTTP instrumentations name them.
 _URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
 _QUERY_ATTRIBUTES = ("url.query",)
@@ -220,13 +222,43 @@ def _install_sentry(settings: Settings) -> None:
         max_request_body_size="never",
         include_local_variables=False,
         before_send=scrub_event,
+        before_breadcrumb=scrub_breadcrumb,
+        # The vendor SDK integrations report every failed call as an unhandled error, although
+        # the router handles it (retry, failover: a breaker metric, not an incident), and wrap
+        # every streamed chunk of the hot path.
+        disabled_integrations=_vendor_integrations(),
     )
     log.info("errors reported to Sentry")
 
 
+def _vendor_integrations() -> list[Any]:
+    from sentry_sdk.integrations.anthropic import AnthropicIntegration
+    from sentry_sdk.integrations.google_genai import GoogleGenAIIntegration
+    from sentry_sdk.integrations.openai import OpenAIIntegration
+
+    return [OpenAIIntegration, AnthropicIntegration, GoogleGenAIIntegration]
+
+
 def scrub_event(event: Event, hint: Hint) -> Event:
     """Sentry's `before_send`: the request keeps its method, URL without query and the
-    harmless headers; its body, cookies, query string and every other header go."""
+    harmless headers; its body, cookies, query string and every other header go. Exception
+    messages and log arguments go too (the type, the stack and the log's format string stay):
+    a driver's duplicate-key error names the key (an e-mail), a validation error quotes the
+    input, and neither is ours to send."""
+    for exception in (event.get("exception") or {}).get("values") or ():
+        if isinstance(exception, dict) and exception.get("value"):
+            exception["value"] = REDACTED
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict):
+        logentry.pop("params", None)
+        logentry.pop("formatted", None)
+    event.pop("message", None)  # the formatted log line, when the SDK sets it
+    event.pop("extra", None)
+    breadcrumbs = event.get("breadcrumbs")
+    if isinstance(breadcrumbs, dict):
+        breadcrumbs["values"] = [
+            scrub_breadcrumb(crumb, {}) for crumb in breadcrumbs.get("values") or ()
+        ]
     request = event.get("request")
     if isinstance(request, dict):
         for key in ("data", "cookies", "query_string", "env"):
@@ -239,3 +271,19 @@ def scrub_event(event: Event, hint: Hint) -> Event:
             request["headers"] = {k: v for k, v in headers.items() if k.lower() in _SAFE_HEADERS}
     event.pop("user", None)
     return event
+
+
+def scrub_breadcrumb(crumb: Any, hint: Any) -> Any:
+    """Breadcrumbs keep what happened, not what it said: a log line's text and arguments and an
+    HTTP call's query string go; the category, level, method, status and path stay."""
+    if not isinstance(crumb, dict):
+        return crumb
+    crumb.pop("message", None)
+    data = crumb.get("data")
+    if isinstance(data, dict):
+        kept = {k: v for k, v in data.items() if k in _SAFE_CRUMB_DATA}
+        url = kept.get("url")
+        if isinstance(url, str):
+            kept["url"] = url.split("?", 1)[0]
+        crumb["data"] = kept
+    return crumb

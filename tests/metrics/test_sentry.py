@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.slow
 
 PASSWORD = "hunter2-" + uuid.uuid4().hex[:8]
 BEARER = "sekrit-" + uuid.uuid4().hex[:8]
+LEAKED = f"kiran-{uuid.uuid4().hex[:8]}@school.example"
 
 
 class SentryIntake:
@@ -97,7 +99,20 @@ async def client(
     async def broken(payload: dict[str, Any]) -> None:
         raise RuntimeError("the reply store fell over")
 
+    async def leaky(payload: dict[str, Any]) -> None:
+        # What a driver or a validator says: the duplicate key (an e-mail), the input quoted.
+        logging.getLogger("starguide.test").warning("lookup of %s was slow", LEAKED)
+        raise ValueError(f"E11000 duplicate key error dup key: {{ email: {LEAKED!r} }}")
+
+    def raise_in_a_log(payload: dict[str, Any]) -> None:
+        try:
+            raise KeyError(LEAKED)
+        except KeyError:
+            logging.getLogger("starguide.test").exception("could not index %s", LEAKED)
+
     app.add_api_route("/api/v1/test-broken", broken, methods=["POST"])
+    app.add_api_route("/api/v1/test-leaky", leaky, methods=["POST"])
+    app.add_api_route("/api/v1/test-logged", raise_in_a_log, methods=["POST"])
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -160,3 +175,35 @@ def test_scrub_event_keeps_only_harmless_request_fields() -> None:
         "method": "GET",
     }
     assert "user" not in scrubbed
+
+
+async def test_exception_messages_and_log_arguments_are_not_sent(
+    client: httpx.AsyncClient, intake: SentryIntake
+) -> None:
+    before = len(intake.raw)
+    assert (await client.post("/api/v1/test-leaky", json={})).status_code == 500
+    assert (await client.post("/api/v1/test-logged", json={})).status_code == 200
+    sentry_sdk.flush(timeout=10)
+
+    sent = intake.raw[before:]
+    events = [e for e in intake.events() if e.get("exception") or e.get("logentry")]
+    values = [v for e in events for v in (e.get("exception") or {}).get("values", [])]
+    # Both errors arrived, each with its type and stack (what groups an issue in Sentry) ...
+    assert {"ValueError", "KeyError"} <= {v.get("type") for v in values}, events
+    assert all(v.get("stacktrace", {}).get("frames") for v in values if v["type"] == "KeyError")
+    logged = [e["logentry"] for e in events if e.get("logentry")]
+    assert any(entry.get("message") == "could not index %s" for entry in logged), logged
+    # ... but not what they said: the e-mail was in the message, the log's arguments and the
+    # breadcrumb of the warning before it.
+    assert sent and not any(LEAKED.encode() in body for body in sent)
+    assert not any(LEAKED.split("@")[0].encode() in body for body in sent)
+
+
+async def test_the_vendor_sdk_integrations_are_off(client: httpx.AsyncClient) -> None:
+    # They report each failed vendor call as unhandled, although the router fails over.
+    from sentry_sdk.integrations.openai import OpenAIIntegration
+
+    names = {type(i).__name__ for i in sentry_sdk.get_client().integrations.values()}
+    assert "FastApiIntegration" in names, names  # the app's client, with what it turned on
+    assert "OpenAIIntegration" not in names, names
+    assert OpenAIIntegration in telemetry._vendor_integrations()
