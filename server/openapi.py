@@ -3,12 +3,14 @@
 Statuses that follow from how a route is built are derived here, once, from the document
 FastAPI generates, so a new route cannot forget them:
 
-- every route: 503 `dependency_unavailable` (MongoDB or Redis down), with `Retry-After`;
+- every route: 503 `dependency_unavailable` (MongoDB or Redis down), with `Retry-After`; 500
+  `internal_error` (a bug: the answer carries `details.request_id`, the key to its log line);
+  413 `payload_too_large` (the body cap of `server.middleware` reads `Content-Length` before
+  routing, so even a route that takes no body answers it to one that is too large);
 - a route that takes a bearer token: 401 (`missing_token`, `invalid_token`, `token_expired`,
   `session_revoked`);
 - an id in the path: 404 (a malformed, missing or foreign id all look the same);
-- any input (parameters or a body): 422, in our shape, not FastAPI's `HTTPValidationError`;
-- a body: 413 (the body-size cap of `server.middleware`).
+- any input (parameters or a body): 422, in our shape, not FastAPI's `HTTPValidationError`.
 
 What only a feature knows (403 role checks, 409 conflicts, 429 rate limits, a 404 from a body
 field) is declared on its router or route with `server.schemas.error_responses`.
@@ -57,11 +59,9 @@ def install(app: FastAPI) -> None:
 def derived_statuses(operation: dict[str, Any]) -> set[int]:
     """The error statuses an operation can answer by construction (see the module doc)."""
     parameters = operation.get("parameters", [])
-    statuses = {503}
+    statuses = {413, 500, 503}
     if parameters or "requestBody" in operation:
         statuses.add(422)
-    if "requestBody" in operation:
-        statuses.add(413)
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
     if takes_bearer(operation):

@@ -76,6 +76,10 @@ ERROR_DESCRIPTIONS: dict[int | str, str] = {
         "`invalid_json`."
     ),
     429: "Too many requests; `Retry-After` says when to try again.",
+    500: (
+        "A fault on our side: `internal_error`. `details.request_id` (also the `X-Request-ID` "
+        "header) names it in our logs."
+    ),
     # Every route taking a bearer token (server.openapi adds it to them).
     "bearer_401": (
         "A missing, malformed or expired access token, or one of a session that has ended: "

@@ -39,14 +39,12 @@ async def test_every_operation_lists_the_statuses_it_answers_by_construction(
     for method, path, operation in operations(schema):
         listed = statuses(operation)
         label = f"{method} {path}: {sorted(listed)}"
-        assert 503 in listed, label
+        assert {413, 500, 503} <= listed, label  # the body cap runs before routing
         parameters = operation.get("parameters", [])
         if any(p["in"] == "path" for p in parameters):
             assert 404 in listed, label
         if parameters or "requestBody" in operation:
             assert 422 in listed, label
-        if "requestBody" in operation:
-            assert 413 in listed, label
         if {"HTTPBearer": []} in operation.get("security", []):
             assert 401 in listed, label
             assert "`session_revoked`" in operation["responses"]["401"]["description"], label
