@@ -23,6 +23,23 @@ from tests.webapp.conftest import (
 pytestmark = pytest.mark.slow
 
 
+# Each word of each table header that the layout broke across lines (a word's text range
+# drawn as more than one box).
+SPLIT_HEADER_WORDS = """() => [...document.querySelectorAll('th')].flatMap(th => {
+  const out = [];
+  for (const node of th.childNodes) {
+    if (node.nodeType !== Node.TEXT_NODE) continue;
+    for (const m of node.textContent.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      if (range.getClientRects().length > 1) out.push(m[0]);
+    }
+  }
+  return out;
+})"""
+
+
 async def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's serious and critical violations of the page as it is now."""
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
@@ -39,6 +56,8 @@ async def check_page(page: Page, name: str) -> None:
     assert not violations, f"{name}: {violations}"
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name} scrolls sideways on a phone: {width}px"
+    split = await page.evaluate(SPLIT_HEADER_WORDS)
+    assert not split, f"{name}: table headers break inside a word on a phone: {split}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # The whole page at phone width, in a screen as tall as the page: a full-page capture of a
     # phone-tall screen would draw the sticky message box or timer half-way down the picture.

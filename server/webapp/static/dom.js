@@ -2,6 +2,12 @@
 // strings as markup (the CSP's Trusted Types rule would refuse it anyway).
 
 /** h("button", {class: "x", onclick: fn}, "Label", child) -> an element. */
+/** The attributes of a table's wrapper: on a phone the table scrolls sideways inside it, so it
+ * is a named region a keyboard can focus and scroll (axe: scrollable-region-focusable). */
+export function tableWrap(label) {
+  return { class: "table-wrap", role: "region", tabindex: "0", "aria-label": label };
+}
+
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {

@@ -1,6 +1,6 @@
 // Study groups: join or create, and for mentors each member's progress and assignments.
 import * as api from "./api.js";
-import { formatDate, h, messageOf, nextId, render, toast } from "./dom.js";
+import { formatDate, h, messageOf, nextId, render, tableWrap, toast } from "./dom.js";
 import { navigate } from "./app.js";
 
 function isStaff(user) {
@@ -134,7 +134,7 @@ async function memberProgress(box, group, alive) {
       h("h2", { id: "members-title" }, "Members' progress"),
       h(
         "div",
-        { class: "table-wrap" },
+        tableWrap("Members' progress"),
         h(
           "table",
           {},

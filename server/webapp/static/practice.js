@@ -1,7 +1,7 @@
 // Practice: the next quiz question ("Check" and feedback), mock tests with a timer and a result
 // page with per-topic analysis (contract: Practice).
 import * as api from "./api.js";
-import { clientId, formatDate, h, messageOf, nextId, render, toast } from "./dom.js";
+import { clientId, formatDate, h, messageOf, nextId, render, tableWrap, toast } from "./dom.js";
 import { navigate } from "./app.js";
 
 const EXAMS = ["JEE", "NEET", "UPSC"];
@@ -422,7 +422,7 @@ function drawResult(main, test, result) {
           h("h2", {}, "By section"),
           h(
             "div",
-            { class: "table-wrap" },
+            tableWrap("By section"),
             h(
               "table",
               {},
@@ -450,7 +450,7 @@ function drawResult(main, test, result) {
     h("h2", {}, "By topic"),
     h(
       "div",
-      { class: "table-wrap" },
+      tableWrap("By topic"),
       h(
         "table",
         {},

@@ -1,6 +1,6 @@
 // Progress: XP, level, streak, daily goal, badges, weak topics, reviews due, weekly leaderboard.
 import * as api from "./api.js";
-import { formatDate, h, messageOf, render } from "./dom.js";
+import { formatDate, h, messageOf, render, tableWrap } from "./dom.js";
 
 export function progressView(main) {
   const alive = { on: true };
@@ -91,7 +91,7 @@ function topics(p) {
           h("h2", {}, "Topic mastery"),
           h(
             "div",
-            { class: "table-wrap" },
+            tableWrap("Topic mastery"),
             h(
               "table",
               {},
@@ -162,7 +162,7 @@ function leaderboard(board) {
     board.items && board.items.length
       ? h(
           "div",
-          { class: "table-wrap" },
+          tableWrap("This week's leaderboard"),
           h(
             "table",
             {},
