@@ -532,7 +532,9 @@ async def test_weak_topics_from_the_chat_show_on_the_chat_and_progress_pages(pag
         "I don't understand kinematics: velocity and acceleration confuse me"
     )
     await page.get_by_role("button", name="Send").click()
-    await expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=60_000)
+    # The reply is complete (not just "Send" still shown: under load the click's request can
+    # still be on its way, and leaving the page then cancels it).
+    await expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=60_000)
     # The mentor's memory notes the confusion about the topic the message names (by phrase, not
     # by meaning, which may still be loading); both pages then name the topic.
     weak = page.get_by_role("region", name="Weak topics").get_by_role("link", name="Kinematics")

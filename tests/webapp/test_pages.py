@@ -74,8 +74,8 @@ async def check_page(page: Page, name: str) -> None:
 async def _chat(page: Page) -> None:
     await page.get_by_role("textbox", name="Message").fill("What is Newton's second law?")
     await page.get_by_role("button", name="Send").click()
-    await expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=60_000)
-    await expect(page.get_by_role("button", name="Regenerate")).to_be_visible()
+    await expect(page.get_by_role("button", name="Regenerate")).to_be_visible(timeout=60_000)
+    await expect(page.get_by_role("button", name="Send")).to_be_visible()
 
 
 async def _practice(page: Page) -> None:
@@ -92,6 +92,9 @@ async def _progress(page: Page) -> None:
     for text in ("Badges", "Weak topics", "streak", "Level 1"):
         await expect(page.get_by_text(text)).to_have_count(1)
     await expect(page.get_by_role("heading", name="This week's leaderboard")).to_be_visible()
+    # Each section is one region of its name (a table's scrolling wrapper is not another).
+    for section in ("Summary", "Weak topics", "This week's leaderboard"):
+        await expect(page.get_by_role("region", name=section)).to_have_count(1)
 
 
 async def _library(page: Page) -> None:

@@ -2,10 +2,12 @@
 // strings as markup (the CSP's Trusted Types rule would refuse it anyway).
 
 /** h("button", {class: "x", onclick: fn}, "Label", child) -> an element. */
-/** The attributes of a table's wrapper: on a phone the table scrolls sideways inside it, so it
- * is a named region a keyboard can focus and scroll (axe: scrollable-region-focusable). */
+/** The attributes of a table's wrapper: on a phone the table scrolls sideways inside it, so a
+ * keyboard must be able to focus and scroll it (axe: scrollable-region-focusable). A named
+ * group, not a region: the section around it is already the region of that name, and a second
+ * one would make a lookup of the section by its name ambiguous. */
 export function tableWrap(label) {
-  return { class: "table-wrap", role: "region", tabindex: "0", "aria-label": label };
+  return { class: "table-wrap", role: "group", tabindex: "0", "aria-label": label };
 }
 
 export function h(tag, attrs, ...children) {
