@@ -1,7 +1,6 @@
 // Tiny DOM helpers. Every text goes through textContent / text nodes: the app never parses
 // strings as markup (the CSP's Trusted Types rule would refuse it anyway).
 
-/** h("button", {class: "x", onclick: fn}, "Label", child) -> an element. */
 /** The attributes of a table's wrapper: on a phone the table scrolls sideways inside it, so a
  * keyboard must be able to focus and scroll it (axe: scrollable-region-focusable). A named
  * group, not a region: the section around it is already the region of that name, and a second
@@ -10,6 +9,7 @@ export function tableWrap(label) {
   return { class: "table-wrap", role: "group", tabindex: "0", "aria-label": label };
 }
 
+/** h("button", {class: "x", onclick: fn}, "Label", child) -> an element. */
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
